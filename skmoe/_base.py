@@ -1,0 +1,403 @@
+"""Shared estimator logic: validation, initialisation, ``n_init`` and warm start.
+
+Concrete estimators supply a few hooks (the tree's branching, the expert
+family, how targets are encoded and how parameters map to fitted attributes);
+everything else, and the policy around EM runs, lives here.
+"""
+
+import time
+import warnings
+from abc import abstractmethod
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.cluster import KMeans
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import threadpool_limits
+
+from ._em import MONOTONE_RTOL, run_em
+from ._model import FitData, MixtureModel, Params
+from ._tree import GatingTree
+from .utils._sklearn_compat import (
+    Interval,
+    StrOptions,
+    _check_sample_weight,
+    validate_data,
+)
+
+# k-means for the initial partition runs on at most this many rows.
+KMEANS_MAX_ROWS = 20_000
+# Newton's gate Hessian costs n * (b * p)^2; above this Böhning's bound is used.
+NEWTON_MAX_COST = 2e8
+
+
+def _kmeans_plusplus(Z, w, k, rng):
+    """k-means++ seeds drawn by inverse CDF over cumulative weights.
+
+    Rows are first sorted, and one uniform draw picks each centre, so integer
+    weights and repeated rows (in any order) give the same centres: the
+    initialisation respects ``sample_weight`` exactly.
+    """
+    order = np.lexsort(Z.T[::-1])  # row order independent of the input's order
+    Z, w = Z[order], w[order]
+    centres = np.empty((k, Z.shape[1]))
+    cum = np.cumsum(w)
+    idx = min(np.searchsorted(cum, rng.uniform() * cum[-1], side="right"), len(w) - 1)
+    centres[0] = Z[idx]
+    d2 = np.sum((Z - centres[0]) ** 2, axis=1)
+    for j in range(1, k):
+        cum = np.cumsum(w * d2)
+        if not cum[-1] > 0:  # fewer distinct points than centres
+            cum = np.cumsum(w)
+        u = rng.uniform() * cum[-1]
+        idx = min(np.searchsorted(cum, u, side="right"), len(w) - 1)
+        centres[j] = Z[idx]
+        d2 = np.minimum(d2, np.sum((Z - centres[j]) ** 2, axis=1))
+    return centres
+
+
+class BaseMoE(BaseEstimator):
+    """Base class of the mixture-of-experts estimators (not for direct use)."""
+
+    _parameter_constraints: dict = {
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "gate_alpha": [Interval(Real, 0, None, closed="left")],
+        "reg_var": [Interval(Real, 0, None, closed="left")],
+        "gate_solver": [StrOptions({"auto", "newton", "bohning"})],
+        "max_iter": [Interval(Integral, 0, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
+        "init_params": [StrOptions({"kmeans", "random"}), "array-like"],
+        "random_state": ["random_state"],
+        "warm_start": ["boolean"],
+        "verbose": ["verbose"],
+        "verbose_interval": [Interval(Integral, 1, None, closed="left")],
+        "n_jobs": [Integral, None],
+    }
+
+    # ----------------------------------------------------------------- hooks
+    @abstractmethod
+    def _branching(self):
+        """Branching factor of every level of the gating tree (root first)."""
+
+    @abstractmethod
+    def _encode_targets(self, y):
+        """``(Y, y_scale)``: 2-D float targets for the family and their scale."""
+
+    @abstractmethod
+    def _make_experts(self, n_leaves, n_outputs, y_scale):
+        """The expert family object."""
+
+    @abstractmethod
+    def _set_expert_attributes(self, experts):
+        """Write the experts' fitted attributes."""
+
+    @abstractmethod
+    def _get_expert_params(self):
+        """Read the experts' parameters back from the fitted attributes."""
+
+    # ------------------------------------------------------------- helpers
+    def _n_leaves(self):
+        return int(np.prod(self._branching()))
+
+    def _model(self, n_features, n_outputs, y_scale=None, n_samples=0):
+        tree = GatingTree(self._branching())
+        experts = self._make_experts(tree.n_leaves, n_outputs, y_scale)
+        solver = self.gate_solver
+        if solver == "auto":
+            b = int(np.max(np.diff(tree.node_start)))
+            cost = n_samples * (b * (n_features + 1)) ** 2
+            solver = "newton" if cost <= NEWTON_MAX_COST else "bohning"
+        return MixtureModel(tree, experts, gate_alpha=self.gate_alpha,
+                            gate_solver=solver, n_jobs=self.n_jobs)
+
+    def _fitted_model(self):
+        return self._model(self.n_features_in_, self._n_outputs)
+
+    def _params(self):
+        gate = np.vstack([self.gate_coef_.T, self.gate_intercept_[None, :]])
+        return Params(gate, self._get_expert_params())
+
+    def _set_params_attributes(self, params):
+        self.gate_coef_ = params.gate[:-1].T.copy()
+        self.gate_intercept_ = params.gate[-1].copy()
+        self._set_expert_attributes(params.experts)
+
+    def _validate_init(self, n_samples, n_leaves):
+        """User-given initial labels or responsibilities as an (n, L) array."""
+        init = np.asarray(self.init_params)
+        if init.ndim == 1:
+            if init.shape[0] != n_samples or not np.issubdtype(init.dtype, np.integer):
+                raise ValueError(
+                    "init_params as labels must be an integer array of shape "
+                    f"(n_samples,) = ({n_samples},); got dtype {init.dtype} and "
+                    f"shape {init.shape}."
+                )
+            if init.min() < 0 or init.max() >= n_leaves:
+                raise ValueError(
+                    f"init_params labels must lie in [0, {n_leaves - 1}] "
+                    f"(one per expert); got values in [{init.min()}, {init.max()}]."
+                )
+            resp = np.zeros((n_samples, n_leaves))
+            resp[np.arange(n_samples), init] = 1.0
+            return resp
+        if init.shape != (n_samples, n_leaves):
+            raise ValueError(
+                "init_params as responsibilities must have shape (n_samples, "
+                f"n_experts) = ({n_samples}, {n_leaves}); got {init.shape}."
+            )
+        resp = init.astype(float)
+        if not np.all(np.isfinite(resp)) or resp.min() < 0:
+            raise ValueError("init_params responsibilities must be finite and >= 0.")
+        sums = resp.sum(axis=1, keepdims=True)
+        if np.any(sums <= 0):
+            raise ValueError("every row of init_params must have a positive sum.")
+        return resp / sums
+
+    def _initial_resp(self, data, n_leaves, rng):
+        n = data.X.shape[0]
+        if not isinstance(self.init_params, str):
+            return self._validate_init(n, n_leaves)
+        if self.init_params == "random":
+            resp = rng.uniform(size=(n, n_leaves))
+            return resp / resp.sum(axis=1, keepdims=True)
+        Z = np.hstack([data.X, data.Y])
+        w = data.sample_weight
+        mean = np.average(Z, axis=0, weights=w)
+        sd = np.sqrt(np.average((Z - mean) ** 2, axis=0, weights=w))
+        Z = (Z - mean) / np.where(sd > 0, sd, 1.0)
+        fit_rows = np.arange(n)
+        if n > KMEANS_MAX_ROWS:
+            fit_rows = np.sort(rng.choice(n, KMEANS_MAX_ROWS, replace=False))
+        centres = _kmeans_plusplus(Z[fit_rows], w[fit_rows], n_leaves, rng)
+        km = KMeans(n_clusters=n_leaves, init=centres, n_init=1)
+        km.fit(Z[fit_rows], sample_weight=w[fit_rows])
+        labels = km.predict(Z)
+        resp = np.zeros((n, n_leaves))
+        resp[np.arange(n), labels] = 1.0
+        return resp
+
+    def _check_params(self, n_samples):
+        n_leaves = self._n_leaves()
+        if n_samples < n_leaves:
+            raise ValueError(
+                f"n_samples={n_samples} should be >= n_experts={n_leaves}: "
+                "use fewer experts or more data."
+            )
+
+    # ------------------------------------------------------------------ fit
+    def _fit(self, X, y, sample_weight):
+        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32],
+                             multi_output=True, y_numeric=self._y_numeric)
+        self._check_params(X.shape[0])
+        X = np.ascontiguousarray(X, dtype=np.float64)
+        sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
+                                             ensure_non_negative=True)
+        if not sample_weight.sum() > 0:
+            raise ValueError("sample_weight must have a positive sum.")
+        Y, y_scale = self._encode_targets(y)
+        data = FitData(X, np.ascontiguousarray(Y, dtype=np.float64), sample_weight)
+        model = self._model(X.shape[1], Y.shape[1], y_scale, X.shape[0])
+        n_leaves = model.tree.n_leaves
+        min_mass = 1e-10 * data.total_weight
+        rng = check_random_state(self.random_state)
+        resume = self.warm_start and hasattr(self, "converged_")
+        n_init = 1 if resume else self.n_init
+        best, best_ll = None, -np.inf
+        with threadpool_limits(limits=1, user_api="blas"):
+            for init in range(n_init):
+                t0 = time.perf_counter()
+                if self.verbose:
+                    print(f"Initialization {init}")
+                if resume:
+                    params = self._params()
+                    lost = ()
+                else:
+                    resp = self._initial_resp(data, n_leaves, rng)
+                    params, lost = model.init_from_resp(data, resp, min_mass=min_mass)
+                    del resp
+                result = run_em(model, data, params, max_iter=self.max_iter,
+                                tol=self.tol, min_mass=min_mass,
+                                callback=self._progress(t0))
+                result.collapsed = tuple(sorted(set(result.collapsed) | set(lost)))
+                if self.verbose:
+                    state = "converged" if result.converged else "did not converge"
+                    print(f"Initialization {state}. time lapse "
+                          f"{time.perf_counter() - t0:.5f}s\t "
+                          f"log-likelihood {result.log_likelihoods[-1]:.5f}")
+                if best is None or result.log_likelihoods[-1] > best_ll:
+                    best, best_ll = result, result.log_likelihoods[-1]
+        self._warn(best)
+        self._n_outputs = Y.shape[1]
+        self._set_params_attributes(best.params)
+        self.converged_ = best.converged
+        self.n_iter_ = best.n_iter
+        self.log_likelihoods_ = np.asarray(best.log_likelihoods)
+        self.log_likelihood_ = float(best.log_likelihoods[-1])
+        return self
+
+    def _progress(self, t0):
+        if not self.verbose:
+            return None
+        last = [t0]
+
+        def callback(n_iter, ll, delta):
+            if n_iter % self.verbose_interval == 0:
+                now = time.perf_counter()
+                if self.verbose > 1:
+                    print(f"  Iteration {n_iter}\t time lapse {now - last[0]:.5f}s\t "
+                          f"ll change {delta:.5g}\t log-likelihood {ll:.6f}")
+                else:
+                    print(f"  Iteration {n_iter}")
+                last[0] = now
+
+        return callback
+
+    def _warn(self, result):
+        if result.collapsed:
+            warnings.warn(
+                f"Experts {list(result.collapsed)} collapsed (no posterior mass) "
+                "and kept their previous parameters: reduce n_experts, increase "
+                "alpha or reg_var, or scale X.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        if not result.converged and self.max_iter > 0:
+            warnings.warn(
+                f"EM did not converge in max_iter={self.max_iter} iterations "
+                f"(last change of the mean log-likelihood above tol={self.tol}): "
+                "increase max_iter, raise tol, or standardise X.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        if result.max_drop > MONOTONE_RTOL:
+            warnings.warn(
+                f"The penalised log-likelihood decreased by {result.max_drop:.3g} "
+                "(relative) during EM; this is a bug in skmoe, please report it.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+
+    # ------------------------------------------------------------- inference
+    def _validate_X(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        return np.ascontiguousarray(X, dtype=np.float64)
+
+    def _validate_Xy(self, X, y):
+        check_is_fitted(self)
+        X, y = validate_data(self, X, y, reset=False, dtype=[np.float64, np.float32],
+                             multi_output=True, y_numeric=self._y_numeric)
+        X = np.ascontiguousarray(X, dtype=np.float64)
+        Y, _ = self._encode_targets(y, fitted=True)
+        return X, np.ascontiguousarray(Y, dtype=np.float64)
+
+    def predict_gate(self, X):
+        """Probability of each expert given ``X`` (the product of gates on its path).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+
+        Returns
+        -------
+        gate : ndarray of shape (n_samples, n_experts)
+            Rows sum to one.
+        """
+        X = self._validate_X(X)
+        return self._fitted_model().gate_proba(X, self._params())
+
+    def _estep(self, X, y):
+        X, Y = self._validate_Xy(X, y)
+        model = self._fitted_model()
+        return model.e_step(FitData(X, Y, np.ones(X.shape[0])), self._params())
+
+    def responsibilities(self, X, y):
+        """Posterior probability of each expert given ``X`` and ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets.
+
+        Returns
+        -------
+        resp : ndarray of shape (n_samples, n_experts)
+            Rows sum to one (posteriors below 1e-100 are exactly 0).
+        """
+        return np.array(self._estep(X, y).resp)
+
+    def score_samples(self, X, y):
+        """Conditional log-likelihood ``log p(y_i | x_i)`` of each sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets.
+
+        Returns
+        -------
+        log_prob : ndarray of shape (n_samples,)
+        """
+        return self._estep(X, y).loglik
+
+    def _n_parameters(self):
+        return self._fitted_model().n_params(self.n_features_in_)
+
+    def bic(self, X, y):
+        """Bayesian information criterion on ``(X, y)``; lower is better.
+
+        ``-2 log L + n_parameters * log(n_samples)``, with the free parameters
+        of the experts (coefficients and variances) and of the gates.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets.
+
+        Returns
+        -------
+        bic : float
+        """
+        n = np.shape(X)[0]
+        return -2 * float(np.sum(self.score_samples(X, y))) + self._n_parameters() * (
+            np.log(n))
+
+    def aic(self, X, y):
+        """Akaike information criterion on ``(X, y)``; lower is better.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets.
+
+        Returns
+        -------
+        aic : float
+        """
+        return -2 * float(np.sum(self.score_samples(X, y))) + 2 * self._n_parameters()
+
+    def _sample_leaves(self, X, random_state):
+        rng = check_random_state(random_state)
+        gate = self._fitted_model().gate_proba(X, self._params())
+        u = rng.uniform(size=(gate.shape[0], 1))
+        leaves = np.minimum((np.cumsum(gate, axis=1) < u).sum(axis=1),
+                            gate.shape[1] - 1)
+        return leaves, rng
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = False
+        return tags

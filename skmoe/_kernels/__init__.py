@@ -1,0 +1,1 @@
+"""Numba kernels (CPU only). Each kernel has a NumPy twin in ``skmoe._xp_ops``."""

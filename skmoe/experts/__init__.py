@@ -1,0 +1,5 @@
+"""Expert families: each turns sufficient statistics into new parameters."""
+
+from ._gaussian import GaussianExperts, GaussianParams
+
+__all__ = ["GaussianExperts", "GaussianParams"]

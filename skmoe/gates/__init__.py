@@ -1,0 +1,1 @@
+"""Gating networks."""

@@ -1,0 +1,105 @@
+"""M-step of the softmax gates of a gating tree.
+
+Node ``j`` of the tree is a multinomial logit over its ``b`` slots with
+parameters ``W_j`` (``p = d + 1`` rows, the last the intercept; one column per
+slot). Its M-step maximises
+
+    f_j(W_j) = sum_i w_i sum_{s in j} h_is log g_is(W_j) - alpha / 2 ||W_j[:d]||^2
+
+(soft targets ``h_is``, the posterior mass under slot ``s``; the node's weight
+``h_ij`` enters through them). The gradient is ``[X, 1]^T diag(w) resid - alpha
+D W_j`` with ``resid`` from the E-step, ``D`` the identity without the intercept.
+
+Softmax logits are only defined up to a common shift, so every node's columns
+are kept centred (they sum to 0 across slots); gradients and steps stay in that
+subspace. Two steps:
+
+- ``"newton"``: the exact Hessian ``sum_i w_i h_ij x x^T (x) (diag g - g g^T)``
+  plus the penalty; the EM driver halves the step if the likelihood drops.
+- ``"bohning"``: Böhning's (1992) bound ``diag g - g g^T <= (I - 1 1^T / b) / 2``.
+  On the centred subspace the bound is ``I (x) (G_j / 2 + alpha D)`` with
+  ``G_j = sum_i w_i h_ij x x^T``: one ``p x p`` Cholesky per node and a step that
+  never lowers ``f_j`` (an MM step). For the root ``G_j = X^T W X`` is fixed for
+  the whole fit.
+"""
+
+import numpy as np
+from scipy import linalg
+
+from .._stats import CHUNK_ROWS
+
+
+def centre(gate, tree):
+    """Centre every node's columns of ``gate`` (shape (p, n_slots)) in place."""
+    for j in range(tree.n_nodes):
+        lo, hi = tree.node_start[j], tree.node_start[j + 1]
+        gate[:, lo:hi] -= gate[:, lo:hi].mean(axis=1, keepdims=True)
+    return gate
+
+
+def penalised_gradient(T, gate, alpha):
+    """Gradient of the gates' M-step objective, shape (p, n_slots)."""
+    grad = T.copy()
+    grad[:-1] -= alpha * gate[:-1]
+    return grad
+
+
+def _solve_pd(A, b):
+    """Solve ``A x = b`` for a positive semi-definite ``A`` with a tiny jitter."""
+    A = A.copy()
+    scale = max(float(np.max(np.diag(A))), 1e-300)
+    A.flat[:: A.shape[0] + 1] += 1e-12 * scale
+    try:
+        return linalg.solve(A, b, assume_a="pos", check_finite=False)
+    except (linalg.LinAlgError, ValueError):
+        return linalg.lstsq(A, b, check_finite=False)[0]
+
+
+def bohning_step(grad, node_grams, alpha, tree):
+    """Böhning (MM) step for every node; ``node_grams`` (n_nodes, p, p)."""
+    p = grad.shape[0]
+    D = np.eye(p)
+    D[-1, -1] = 0.0
+    step = np.empty_like(grad)
+    for j in range(tree.n_nodes):
+        lo, hi = tree.node_start[j], tree.node_start[j + 1]
+        step[:, lo:hi] = _solve_pd(0.5 * node_grams[j] + alpha * D, grad[:, lo:hi])
+    return step
+
+
+def newton_step(grad, X, sample_weight, node_mass, g, alpha, tree,
+                chunk_rows=CHUNK_ROWS):
+    """Exact Newton step for every node.
+
+    ``node_mass`` (n, n_nodes) is the posterior mass of reaching each node and
+    ``g`` (n, n_slots) the current gate probabilities.
+    """
+    n, d = X.shape
+    p = d + 1
+    step = np.empty_like(grad)
+    for j in range(tree.n_nodes):
+        lo, hi = int(tree.node_start[j]), int(tree.node_start[j + 1])
+        b = hi - lo
+        H = np.zeros((b * p, b * p))
+        for start in range(0, n, chunk_rows):
+            stop = min(n, start + chunk_rows)
+            x1 = np.empty((stop - start, p))
+            x1[:, :d] = X[start:stop]
+            x1[:, d] = 1.0
+            c = node_mass[start:stop, j]
+            if sample_weight is not None:
+                c = c * sample_weight[start:stop]
+            gc = g[start:stop, lo:hi]
+            # block (s, t) = sum c g_s (delta_st - g_t) x x^T
+            Zg = (gc[:, :, None] * x1[:, None, :]).reshape(stop - start, b * p)
+            H -= (Zg * c[:, None]).T @ Zg
+            Dg = (x1 * c[:, None]).T @ (gc[:, :, None] * x1[:, None, :]).reshape(
+                stop - start, b * p)
+            for s in range(b):
+                H[s * p:(s + 1) * p, s * p:(s + 1) * p] += Dg[:, s * p:(s + 1) * p]
+        pen = np.full(p, alpha)
+        pen[-1] = 0.0
+        H.flat[:: b * p + 1] += np.tile(pen, b)
+        rhs = grad[:, lo:hi].T.reshape(-1)
+        step[:, lo:hi] = _solve_pd(H, rhs).reshape(b, p).T
+    return centre(step, tree)
