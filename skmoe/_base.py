@@ -313,8 +313,7 @@ class BaseMoE(BaseEstimator):
 
     def _estep(self, X, y):
         X, Y = self._validate_Xy(X, y)
-        model = self._fitted_model()
-        return model.e_step(FitData(X, Y, np.ones(X.shape[0])), self._params())
+        return self._fitted_model().e_step(X, Y, self._params())
 
     def responsibilities(self, X, y):
         """Posterior probability of each expert given ``X`` and ``y``.

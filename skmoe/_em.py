@@ -22,11 +22,11 @@ class EMResult:
 def run_em(model, data, params, *, max_iter, tol, min_mass=0.0, callback=None):
     """Run EM from ``params`` until the mean log-likelihood changes by < ``tol``.
 
-    Each iteration takes the M-step from the last E-step, then the E-step of the
-    new parameters. The experts' M-step is exact and the gates' is one step; if
-    the penalised log-likelihood falls (possible for a Newton step of the gates)
-    the gate step is halved until it does not, ending at the old gates, where EM
-    guarantees no decrease.
+    Each iteration takes the M-step from the statistics of the last pass, then
+    one pass (E-step and statistics) with the new parameters. The experts'
+    M-step is exact and the gates' is one step; if the penalised log-likelihood
+    falls (possible for a Newton step of the gates) the gate step is halved
+    until it does not, ending at the old gates, where EM guarantees no decrease.
 
     Parameters
     ----------
@@ -48,8 +48,8 @@ def run_em(model, data, params, *, max_iter, tol, min_mass=0.0, callback=None):
     EMResult
     """
     total_w = data.total_weight
-    estep = model.e_step(data, params)
-    ll = model.objective(data, estep, params)
+    stats = model.statistics(data, params)
+    ll = model.objective(stats, params)
     _check_finite(ll)
     history = [ll / total_w]
     converged = False
@@ -57,12 +57,12 @@ def run_em(model, data, params, *, max_iter, tol, min_mass=0.0, callback=None):
     max_drop = 0.0
     n_iter = 0
     for n_iter in range(1, max_iter + 1):
-        new, lost = model.m_step(data, estep, params, min_mass)
+        new, lost = model.m_step(stats, params, data.root_gram, min_mass)
         collapsed.update(lost)
-        estep = model.e_step(data, new, out=estep)
-        ll_new = model.objective(data, estep, new)
+        stats = model.statistics(data, new)
+        ll_new = model.objective(stats, new)
         if not ll_new >= ll - MONOTONE_RTOL * abs(ll):
-            new, estep, ll_new = _backtrack_gate(model, data, params, new, ll, estep)
+            new, stats, ll_new = _backtrack_gate(model, data, params, new, ll)
         _check_finite(ll_new)
         if ll_new < ll:
             max_drop = max(max_drop, (ll - ll_new) / max(abs(ll), 1e-300))
@@ -78,17 +78,17 @@ def run_em(model, data, params, *, max_iter, tol, min_mass=0.0, callback=None):
                     max_drop)
 
 
-def _backtrack_gate(model, data, old, new, ll_old, estep):
+def _backtrack_gate(model, data, old, new, ll_old):
     """Halve the gates' step until the objective is back above ``ll_old``."""
     t = 1.0
     for i in range(_MAX_HALVINGS + 1):
         t = 0.5 * t if i < _MAX_HALVINGS else 0.0
         trial = model.interpolate_gate(old, new, t)
-        estep = model.e_step(data, trial, out=estep)
-        ll = model.objective(data, estep, trial)
+        stats = model.statistics(data, trial)
+        ll = model.objective(stats, trial)
         if ll >= ll_old - MONOTONE_RTOL * abs(ll_old):
             break
-    return trial, estep, ll
+    return trial, stats, ll
 
 
 def _check_finite(ll):

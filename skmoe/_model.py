@@ -1,10 +1,15 @@
 """The model layer: a gating tree plus one expert family.
 
-It knows how to run the E-step on the chosen kernels, how to turn its outputs
-into sufficient statistics, and how to take the M-step. It sees arrays and small
-frozen parameter records, never an estimator.
+One EM iteration is one pass over the data in chunks of rows. Each chunk runs
+the E-step kernel and reduces its outputs to fixed-size sufficient statistics
+(``Stats``); the sums of all chunks feed the M-step, which never sees the data.
+The same chunk function serves the in-memory fit (chunks spread over threads),
+and is what an out-of-core or distributed backend maps over its blocks.
+
+This layer sees arrays and small frozen parameter records, never an estimator.
 """
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -13,7 +18,16 @@ from ._kernels import _estep
 from ._kernels._config import PARALLEL_MIN_ROWS, effective_n_jobs, numba_threads
 from ._stats import augmented_grams
 from ._xp_ops import leaf_log_prior, posterior, tree_log_softmax
-from .gates._softmax import bohning_step, centre, newton_step, penalised_gradient
+from .gates._softmax import (
+    bohning_step,
+    centre,
+    newton_hessians,
+    newton_step,
+    penalised_gradient,
+)
+
+# Rows per chunk of the statistics pass: the E-step's work arrays stay in cache.
+CHUNK_ROWS = 8192
 
 
 @dataclass(frozen=True)
@@ -31,7 +45,39 @@ class EStep:
     resp: np.ndarray  # (n, n_leaves) posteriors
     resid: np.ndarray  # (n, n_slots) gate residuals
     loglik: np.ndarray  # (n,) log p(y_i | x_i)
-    buffer: np.ndarray = None
+
+
+@dataclass
+class Stats:
+    """Sufficient statistics of one pass; chunks' statistics add up.
+
+    loglik : float
+        ``sum_i w_i log p(y_i | x_i)``.
+    expert_grams : ndarray of shape (n_leaves, q, q)
+        ``sum_i w_i h_il z z^T`` with ``z = [x, 1, y]``.
+    gate_grad : ndarray of shape (p, n_slots)
+        ``sum_i w_i [x, 1] resid_i^T``.
+    node_grams : ndarray of shape (n_nodes - 1, p, p) or None
+        ``sum_i w_i h_ij [x, 1][x, 1]^T`` of the non-root nodes (Böhning).
+    hessians : list of ndarray or None
+        Newton matrices of every node (Newton solver).
+    """
+
+    loglik: float
+    expert_grams: np.ndarray
+    gate_grad: np.ndarray
+    node_grams: np.ndarray = None
+    hessians: list = None
+
+    def __add__(self, other):
+        return Stats(
+            self.loglik + other.loglik,
+            self.expert_grams + other.expert_grams,
+            self.gate_grad + other.gate_grad,
+            None if self.node_grams is None else self.node_grams + other.node_grams,
+            None if self.hessians is None
+            else [a + b for a, b in zip(self.hessians, other.hessians)],
+        )
 
 
 @dataclass
@@ -48,6 +94,13 @@ class FitData:
         return float(self.sample_weight.sum())
 
 
+def _row_blocks(n, n_blocks, chunk_rows):
+    """Split ``range(n)`` into ``n_blocks`` contiguous runs of whole chunks."""
+    n_chunks = -(-n // chunk_rows)
+    edges = np.linspace(0, n_chunks, min(n_blocks, n_chunks) + 1).round().astype(int)
+    return [(a * chunk_rows, min(n, b * chunk_rows)) for a, b in zip(edges, edges[1:])]
+
+
 class MixtureModel:
     """A gating tree of softmax gates over an expert family.
 
@@ -59,7 +112,7 @@ class MixtureModel:
         L2 penalty on the gates' slopes.
     gate_solver : {"newton", "bohning"}
     n_jobs : int or None
-        Threads of the numba kernels.
+        Threads of the statistics pass and the kernels.
     """
 
     def __init__(self, tree, experts, *, gate_alpha, gate_solver, n_jobs=None):
@@ -74,20 +127,19 @@ class MixtureModel:
         t = self.tree
         return t.node_start, t.slot_node, t.node_parent_slot, t.leaf_path
 
-    def e_step(self, data, params, out=None):
-        """Posteriors, gate residuals and per-sample log-likelihoods."""
-        X, Y = data.X, data.Y
+    def _estep_rows(self, X, Y, params, parallel, want_g=False):
+        """E-step of a block of rows; returns ``EStep`` (and gate probabilities)."""
         n = X.shape[0]
-        parallel = n >= PARALLEL_MIN_ROWS and effective_n_jobs(self.n_jobs) > 1
-        L, C = self.tree.n_leaves, self.tree.n_slots
-        loglik = np.empty(n) if out is None else out.loglik
+        C = self.tree.n_slots
+        L = self.tree.n_leaves
+        loglik = np.empty(n)
+        g = None
         if self.experts.fused:
             W = np.concatenate([params.experts.coef, params.gate], axis=1)
-            buf = out.buffer if out is not None else None
-            if buf is None or buf.shape != (n, W.shape[1]):
-                buf = np.empty((n, W.shape[1]))
-            np.matmul(X, W[:-1], out=buf)
+            buf = X @ W[:-1]
             buf += W[-1]
+            if want_g:
+                _, g = tree_log_softmax(buf[:, W.shape[1] - C :], self.tree)
             # the kernel reads each row before it writes it, so the outputs
             # can share the projection's memory (see _kernels._estep)
             resp = buf[:, :L]
@@ -95,27 +147,94 @@ class MixtureModel:
             const, inv2var = self.experts.kernel_args(params.experts)
             kernel = (_estep.estep_gaussian_parallel if parallel
                       else _estep.estep_gaussian_serial)
-            with numba_threads(self.n_jobs):
-                kernel(buf, Y, const, inv2var, *self._tree_args(), resp, resid,
-                       loglik)
-            return EStep(resp, resid, loglik, buf)
+            kernel(buf, Y, const, inv2var, *self._tree_args(), resp, resid, loglik)
+            return EStep(resp, resid, loglik), g
         leaf_ll = np.ascontiguousarray(self.experts.leaf_loglik(X, Y, params.experts))
         logits = X @ params.gate[:-1] + params.gate[-1]
-        resp = leaf_ll  # overwritten in place
-        resid = logits
+        if want_g:
+            _, g = tree_log_softmax(logits, self.tree)
         kernel = (_estep.estep_loglik_parallel if parallel
                   else _estep.estep_loglik_serial)
-        with numba_threads(self.n_jobs):
-            kernel(leaf_ll, logits, *self._tree_args(), resp, resid, loglik)
-        return EStep(resp, resid, loglik, None)
+        # outputs overwrite the inputs row by row
+        kernel(leaf_ll, logits, *self._tree_args(), leaf_ll, logits, loglik)
+        return EStep(leaf_ll, logits, loglik), g
 
-    def e_step_reference(self, data, params):
+    def e_step(self, X, Y, params):
+        """Posteriors, gate residuals and log-likelihoods of all rows of ``X``."""
+        parallel = (X.shape[0] >= PARALLEL_MIN_ROWS
+                    and effective_n_jobs(self.n_jobs) > 1)
+        with numba_threads(self.n_jobs):
+            return self._estep_rows(X, Y, params, parallel)[0]
+
+    def e_step_reference(self, X, Y, params):
         """Vectorised NumPy E-step (the kernels' oracle)."""
-        X, Y = data.X, data.Y
         leaf_ll = self.experts.leaf_loglik(X, Y, params.experts)
         logits = X @ params.gate[:-1] + params.gate[-1]
-        resp, resid, loglik = posterior(leaf_ll, logits, self.tree)
-        return EStep(resp, resid, loglik)
+        return EStep(*posterior(leaf_ll, logits, self.tree))
+
+    # -------------------------------------------------------------- statistics
+    def _node_mass(self, resp):
+        """Posterior mass of reaching each node, shape (n, n_nodes)."""
+        return resp @ self.tree.node_leaf_matrix
+
+    def reduce(self, X, Y, sw, estep, g=None, root_gram=False):
+        """Sufficient statistics of a block from its E-step outputs."""
+        tree = self.tree
+        weights = [estep.resp]
+        mass = None
+        if tree.n_nodes > 1 or g is not None:
+            mass = self._node_mass(estep.resp)
+        if self.gate_solver == "bohning" and tree.n_nodes > 1:
+            weights.append(mass[:, 1:])
+        if root_gram:
+            weights.append(np.ones((X.shape[0], 1)))
+        W = weights[0] if len(weights) == 1 else np.concatenate(weights, axis=1)
+        S, T = augmented_grams(X, Y, W, estep.resid, sw)
+        L = tree.n_leaves
+        p = X.shape[1] + 1
+        node_grams = S[L:, :p, :p] if S.shape[0] > L else None
+        hessians = None
+        if g is not None:
+            hessians = newton_hessians(X, sw, mass, g, tree)
+        return Stats(float(sw @ estep.loglik), S[:L], T, node_grams, hessians)
+
+    def _block_stats(self, X, Y, sw, params, root_gram):
+        want_g = self.gate_solver == "newton"
+        estep, g = self._estep_rows(X, Y, params, parallel=False, want_g=want_g)
+        return self.reduce(X, Y, sw, estep, g, root_gram)
+
+    def _run_block(self, data, params, start, stop, root_gram, chunk_rows):
+        total = None
+        for a in range(start, stop, chunk_rows):
+            b = min(stop, a + chunk_rows)
+            s = self._block_stats(data.X[a:b], data.Y[a:b], data.sample_weight[a:b],
+                                  params, root_gram)
+            total = s if total is None else total + s
+        return total
+
+    def statistics(self, data, params, chunk_rows=CHUNK_ROWS):
+        """One pass over ``data``: the E-step and its sufficient statistics.
+
+        Chunks are spread over ``n_jobs`` threads (the kernels release the GIL
+        and BLAS runs single-threaded inside each).
+        """
+        root_gram = self.gate_solver == "bohning" and data.root_gram is None
+        n = data.X.shape[0]
+        blocks = _row_blocks(n, effective_n_jobs(self.n_jobs), chunk_rows)
+        if len(blocks) == 1:
+            stats = self._run_block(data, params, 0, n, root_gram, chunk_rows)
+        else:
+            with ThreadPoolExecutor(len(blocks)) as pool:
+                parts = list(pool.map(
+                    lambda ab: self._run_block(data, params, *ab, root_gram,
+                                               chunk_rows), blocks))
+            stats = parts[0]
+            for s in parts[1:]:
+                stats = stats + s
+        if root_gram:
+            data.root_gram = stats.node_grams[-1]
+            stats.node_grams = stats.node_grams[:-1] if self.tree.n_nodes > 1 else None
+        return stats
 
     # --------------------------------------------------------------- objective
     def penalty(self, params):
@@ -123,55 +242,28 @@ class MixtureModel:
         return (0.5 * self.gate_alpha * float(np.sum(gate * gate))
                 + self.experts.penalty(params.experts))
 
-    def objective(self, data, estep, params):
+    def objective(self, stats, params):
         """Penalised log-likelihood ``sum_i w_i log p(y_i|x_i) - penalty``."""
-        return float(data.sample_weight @ estep.loglik) - self.penalty(params)
+        return stats.loglik - self.penalty(params)
 
     # ------------------------------------------------------------------ M-step
-    def _node_mass(self, resp):
-        return resp @ self.tree.node_leaf_matrix
-
-    def _gate_grams(self, data, resp, S_nodes):
-        """Böhning matrices ``sum_i w_i h_ij [x,1][x,1]^T`` for every node."""
-        if data.root_gram is None:
-            S0, _ = augmented_grams(data.X, None, np.ones((data.X.shape[0], 1)),
-                                    sample_weight=data.sample_weight)
-            data.root_gram = S0[0]
-        p = data.X.shape[1] + 1
-        grams = [data.root_gram]
-        if S_nodes is not None:
-            grams += [S[:p, :p] for S in S_nodes]
-        return np.stack(grams)
-
-    def gate_step(self, data, resp, resid_T, gate, S_nodes=None):
-        """One Newton or Böhning step of every gate from the gradient data ``T``."""
-        grad = penalised_gradient(resid_T, gate, self.gate_alpha)
+    def gate_step(self, stats, gate, root_gram):
+        """One Newton or Böhning step of every gate."""
+        grad = penalised_gradient(stats.gate_grad, gate, self.gate_alpha)
         if self.gate_solver == "newton":
-            X = data.X
-            _, g = tree_log_softmax(X @ gate[:-1] + gate[-1], self.tree)
-            step = newton_step(grad, X, data.sample_weight, self._node_mass(resp), g,
-                               self.gate_alpha, self.tree)
+            step = newton_step(grad, stats.hessians, self.gate_alpha, self.tree)
         else:
-            step = bohning_step(grad, self._gate_grams(data, resp, S_nodes),
-                                self.gate_alpha, self.tree)
+            grams = [root_gram]
+            if stats.node_grams is not None:
+                grams += list(stats.node_grams)
+            step = bohning_step(grad, np.stack(grams), self.gate_alpha, self.tree)
         return centre(gate + step, self.tree)
 
-    def statistics(self, data, resp, resid=None):
-        """Expert Grams, node Grams (non-root, Böhning only) and gate gradient."""
-        W = resp
-        n_extra = 0
-        if self.tree.n_nodes > 1 and self.gate_solver == "bohning":
-            W = np.concatenate([resp, self._node_mass(resp)[:, 1:]], axis=1)
-            n_extra = self.tree.n_nodes - 1
-        S, T = augmented_grams(data.X, data.Y, W, resid, data.sample_weight)
-        L = self.tree.n_leaves
-        return S[:L], (S[L:] if n_extra else None), T
-
-    def m_step(self, data, estep, params, min_mass=0.0):
+    def m_step(self, stats, params, root_gram=None, min_mass=0.0):
         """New parameters (experts exact, gates one step) and collapsed experts."""
-        S, S_nodes, T = self.statistics(data, estep.resp, estep.resid)
-        experts, collapsed = self.experts.m_step(S, params.experts, min_mass)
-        gate = self.gate_step(data, estep.resp, T, params.gate, S_nodes)
+        experts, collapsed = self.experts.m_step(stats.expert_grams, params.experts,
+                                                 min_mass)
+        gate = self.gate_step(stats, params.gate, root_gram)
         return Params(gate, experts), collapsed
 
     def init_from_resp(self, data, resp, n_gate_steps=5, min_mass=0.0):
@@ -180,21 +272,31 @@ class MixtureModel:
         The experts get their exact M-step; the gates, starting at zero, take
         ``n_gate_steps`` steps towards the soft targets ``resp``.
         """
-        X = data.X
-        P = self.tree.path_matrix
-        S, S_nodes, _ = self.statistics(data, resp)
-        experts, collapsed = self.experts.m_step(S, None, min_mass)
-        gate = np.zeros((X.shape[1] + 1, self.tree.n_slots))
-        h_slot = resp @ P.T
+        X, sw = data.X, data.sample_weight
+        tree = self.tree
+        newton = self.gate_solver == "newton"
+        h_slot = resp @ tree.path_matrix.T
         mass = self._node_mass(resp)
-        parent = self.tree.node_parent_slot[self.tree.slot_node]
-        for _ in range(n_gate_steps):
-            _, g = tree_log_softmax(X @ gate[:-1] + gate[-1], self.tree)
-            h_node = np.where(parent >= 0, h_slot[:, np.maximum(parent, 0)],
-                              mass[:, :1])
-            resid = h_slot - h_node * g
-            T = (np.c_[X, np.ones(X.shape[0])] * data.sample_weight[:, None]).T @ resid
-            gate = self.gate_step(data, resp, T, gate, S_nodes)
+        parent = tree.node_parent_slot[tree.slot_node]
+        h_node = np.where(parent >= 0, h_slot[:, np.maximum(parent, 0)], mass[:, :1])
+        gate = np.zeros((X.shape[1] + 1, tree.n_slots))
+        g = np.full((X.shape[0], tree.n_slots), 1.0 / np.diff(tree.node_start)[
+            tree.slot_node])
+        estep = EStep(resp, h_slot - h_node * g, np.zeros(X.shape[0]))
+        want_root = data.root_gram is None and not newton
+        stats = self.reduce(X, data.Y, sw, estep, g if newton else None, want_root)
+        if want_root:
+            data.root_gram = stats.node_grams[-1]
+            stats.node_grams = stats.node_grams[:-1] if tree.n_nodes > 1 else None
+        x1w = np.c_[X, np.ones(X.shape[0])] * sw[:, None]
+        for step in range(n_gate_steps):
+            if step:
+                _, g = tree_log_softmax(X @ gate[:-1] + gate[-1], tree)
+                stats.gate_grad = x1w.T @ (h_slot - h_node * g)
+                if newton:
+                    stats.hessians = newton_hessians(X, sw, mass, g, tree)
+            gate = self.gate_step(stats, gate, data.root_gram)
+        experts, collapsed = self.experts.m_step(stats.expert_grams, None, min_mass)
         return Params(gate, experts), collapsed
 
     @staticmethod

@@ -26,8 +26,6 @@ subspace. Two steps:
 import numpy as np
 from scipy import linalg
 
-from .._stats import CHUNK_ROWS
-
 
 def centre(gate, tree):
     """Centre every node's columns of ``gate`` (shape (p, n_slots)) in place."""
@@ -67,38 +65,42 @@ def bohning_step(grad, node_grams, alpha, tree):
     return step
 
 
-def newton_step(grad, X, sample_weight, node_mass, g, alpha, tree,
-                chunk_rows=CHUNK_ROWS):
-    """Exact Newton step for every node.
+def newton_hessians(X, sample_weight, node_mass, g, tree):
+    """Per-node Newton matrices ``sum_i w_i h_ij x x^T (x) (diag g - g g^T)``.
 
-    ``node_mass`` (n, n_nodes) is the posterior mass of reaching each node and
-    ``g`` (n, n_slots) the current gate probabilities.
+    A sum over samples (so chunks add up): ``node_mass`` (n, n_nodes) is the
+    posterior mass of reaching each node, ``g`` (n, n_slots) the gate
+    probabilities. Returns a list of ``(b p, b p)`` arrays, slot-major.
     """
     n, d = X.shape
     p = d + 1
-    step = np.empty_like(grad)
+    x1 = np.empty((n, p))
+    x1[:, :d] = X
+    x1[:, d] = 1.0
+    out = []
     for j in range(tree.n_nodes):
         lo, hi = int(tree.node_start[j]), int(tree.node_start[j + 1])
         b = hi - lo
-        H = np.zeros((b * p, b * p))
-        for start in range(0, n, chunk_rows):
-            stop = min(n, start + chunk_rows)
-            x1 = np.empty((stop - start, p))
-            x1[:, :d] = X[start:stop]
-            x1[:, d] = 1.0
-            c = node_mass[start:stop, j]
-            if sample_weight is not None:
-                c = c * sample_weight[start:stop]
-            gc = g[start:stop, lo:hi]
-            # block (s, t) = sum c g_s (delta_st - g_t) x x^T
-            Zg = (gc[:, :, None] * x1[:, None, :]).reshape(stop - start, b * p)
-            H -= (Zg * c[:, None]).T @ Zg
-            Dg = (x1 * c[:, None]).T @ (gc[:, :, None] * x1[:, None, :]).reshape(
-                stop - start, b * p)
-            for s in range(b):
-                H[s * p:(s + 1) * p, s * p:(s + 1) * p] += Dg[:, s * p:(s + 1) * p]
-        pen = np.full(p, alpha)
-        pen[-1] = 0.0
+        c = node_mass[:, j] * sample_weight
+        gx = (g[:, lo:hi, None] * x1[:, None, :]).reshape(n, b * p)
+        H = -(gx * c[:, None]).T @ gx
+        Dg = (x1 * c[:, None]).T @ gx
+        for s in range(b):
+            H[s * p:(s + 1) * p, s * p:(s + 1) * p] += Dg[:, s * p:(s + 1) * p]
+        out.append(H)
+    return out
+
+
+def newton_step(grad, hessians, alpha, tree):
+    """Exact Newton step for every node from ``newton_hessians`` (summed)."""
+    p = grad.shape[0]
+    step = np.empty_like(grad)
+    pen = np.full(p, alpha)
+    pen[-1] = 0.0
+    for j in range(tree.n_nodes):
+        lo, hi = int(tree.node_start[j]), int(tree.node_start[j + 1])
+        b = hi - lo
+        H = hessians[j].copy()
         H.flat[:: b * p + 1] += np.tile(pen, b)
         rhs = grad[:, lo:hi].T.reshape(-1)
         step[:, lo:hi] = _solve_pd(H, rhs).reshape(b, p).T
