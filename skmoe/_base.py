@@ -19,6 +19,7 @@ from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from ._em import MONOTONE_RTOL, run_em
+from ._init import cart_resp, tree_order
 from ._model import FitData, MixtureModel, Params
 from ._tree import GatingTree
 from .utils._sklearn_compat import (
@@ -30,8 +31,9 @@ from .utils._sklearn_compat import (
 
 # k-means for the initial partition runs on at most this many rows.
 KMEANS_MAX_ROWS = 20_000
-# Newton's gate Hessian costs n * (b * p)^2; above this Böhning's bound is used.
-NEWTON_MAX_COST = 2e8
+# Newton's gate matrix has ((b - 1) p)^2 entries per node and its sums cost
+# n ((b - 1) p)^2 / 2 per pass; above this size Böhning's fixed bound is used.
+NEWTON_MAX_DIM = 128
 
 
 def _kmeans_plusplus(Z, w, k, rng):
@@ -70,7 +72,7 @@ class BaseMoE(BaseEstimator):
         "max_iter": [Interval(Integral, 0, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "n_init": [Interval(Integral, 1, None, closed="left")],
-        "init_params": [StrOptions({"kmeans", "random"}), "array-like"],
+        "init_params": [StrOptions({"kmeans", "random", "tree"}), "array-like"],
         "random_state": ["random_state"],
         "warm_start": ["boolean"],
         "verbose": ["verbose"],
@@ -84,8 +86,12 @@ class BaseMoE(BaseEstimator):
         """Branching factor of every level of the gating tree (root first)."""
 
     @abstractmethod
-    def _encode_targets(self, y):
-        """``(Y, y_scale)``: 2-D float targets for the family and their scale."""
+    def _encode_targets(self, y, fitted=False, sample_weight=None):
+        """``(Y, y_scale)``: 2-D float targets for the family and their scale.
+
+        ``sample_weight`` (given at fit) weights the scale, so that integer
+        weights and repeated rows give the same model.
+        """
 
     @abstractmethod
     def _make_experts(self, n_leaves, n_outputs, y_scale):
@@ -109,8 +115,8 @@ class BaseMoE(BaseEstimator):
         solver = self.gate_solver
         if solver == "auto":
             b = int(np.max(np.diff(tree.node_start)))
-            cost = n_samples * (b * (n_features + 1)) ** 2
-            solver = "newton" if cost <= NEWTON_MAX_COST else "bohning"
+            dim = (b - 1) * (n_features + 1)
+            solver = "newton" if dim <= NEWTON_MAX_DIM else "bohning"
         return MixtureModel(tree, experts, gate_alpha=self.gate_alpha,
                             gate_solver=solver, n_jobs=self.n_jobs)
 
@@ -164,6 +170,9 @@ class BaseMoE(BaseEstimator):
         if self.init_params == "random":
             resp = rng.uniform(size=(n, n_leaves))
             return resp / resp.sum(axis=1, keepdims=True)
+        if self.init_params == "tree":
+            return cart_resp(data.X, data.Y, data.sample_weight, self._branching(),
+                             rng)
         Z = np.hstack([data.X, data.Y])
         w = data.sample_weight
         mean = np.average(Z, axis=0, weights=w)
@@ -176,6 +185,9 @@ class BaseMoE(BaseEstimator):
         km = KMeans(n_clusters=n_leaves, init=centres, n_init=1)
         km.fit(Z[fit_rows], sample_weight=w[fit_rows])
         labels = km.predict(Z)
+        if len(self._branching()) > 1:  # siblings of the gating tree: near clusters
+            d = data.X.shape[1]  # the gates see X only: order on X's part
+            labels = tree_order(km.cluster_centers_[:, :d], self._branching())[labels]
         resp = np.zeros((n, n_leaves))
         resp[np.arange(n), labels] = 1.0
         return resp
@@ -187,6 +199,20 @@ class BaseMoE(BaseEstimator):
                 f"n_samples={n_samples} should be >= n_experts={n_leaves}: "
                 "use fewer experts or more data."
             )
+        self._top_k()
+
+    def _top_k(self):
+        """``top_k`` for sparse prediction, or None when every expert is used."""
+        k = getattr(self, "top_k", None)
+        if k is None:
+            return None
+        n_leaves = self._n_leaves()
+        if k > n_leaves:
+            raise ValueError(
+                f"top_k={k} exceeds the number of experts ({n_leaves}): use "
+                f"top_k <= {n_leaves}, or None to use every expert."
+            )
+        return None if k == n_leaves else int(k)
 
     # ------------------------------------------------------------------ fit
     def _fit(self, X, y, sample_weight):
@@ -198,13 +224,20 @@ class BaseMoE(BaseEstimator):
                                              ensure_non_negative=True)
         if not sample_weight.sum() > 0:
             raise ValueError("sample_weight must have a positive sum.")
-        Y, y_scale = self._encode_targets(y)
+        Y, y_scale = self._encode_targets(y, sample_weight=sample_weight)
         data = FitData(X, np.ascontiguousarray(Y, dtype=np.float64), sample_weight)
         model = self._model(X.shape[1], Y.shape[1], y_scale, X.shape[0])
         n_leaves = model.tree.n_leaves
         min_mass = 1e-10 * data.total_weight
         rng = check_random_state(self.random_state)
         resume = self.warm_start and hasattr(self, "converged_")
+        if resume and (self.gate_coef_.shape != (model.tree.n_slots, X.shape[1])
+                       or self._n_outputs != Y.shape[1]):
+            raise ValueError(
+                "warm_start=True resumes from the previous fit, but the number "
+                "of experts, features or outputs has changed since: set "
+                "warm_start=False to fit from a fresh initialisation."
+            )
         n_init = 1 if resume else self.n_init
         best, best_ll = None, -np.inf
         with threadpool_limits(limits=1, user_api="blas"):

@@ -13,8 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
-from ._kernels import _estep
+from ._kernels import _estep, _fused, _topk
 from ._kernels._config import PARALLEL_MIN_ROWS, effective_n_jobs, numba_threads
 from ._stats import augmented_grams
 from ._xp_ops import leaf_log_prior, posterior, tree_log_softmax
@@ -92,6 +93,71 @@ class FitData:
     @property
     def total_weight(self):
         return float(self.sample_weight.sum())
+
+
+def _packed_index(q):
+    """Row and column of each entry of a packed (column-major upper) triangle."""
+    cols = np.repeat(np.arange(q), np.arange(1, q + 1))
+    rows = np.concatenate([np.arange(c + 1) for c in range(q)])
+    return rows, cols
+
+
+def _unpack(v, q):
+    """Symmetric matrices from packed triangles, ``v`` (..., q (q + 1) / 2)."""
+    rows, cols = _packed_index(q)
+    out = np.zeros(v.shape[:-1] + (q, q))
+    out[..., rows, cols] = v
+    out[..., cols, rows] = v
+    return out
+
+
+class StatsLayout:
+    """Where each statistic lives in the fused kernel's flat accumulator."""
+
+    def __init__(self, tree, n_features, n_outputs, want_nodes, want_hess):
+        p = n_features + 1
+        self.p, self.q = p, p + n_outputs
+        self.tree = tree
+        uq, up = self.q * (self.q + 1) // 2, p * (p + 1) // 2
+        sizes = np.diff(tree.node_start)
+        # Newton matrices leave out each node's first (reference) slot
+        pairs = sizes * (sizes - 1) // 2 if want_hess else np.zeros_like(sizes)
+        self.hess_start = np.concatenate([[0], np.cumsum(pairs)]).astype(np.int64)
+        off_e = 1
+        off_g = off_e + tree.n_leaves * uq
+        off_n = off_g + tree.n_slots * p
+        off_h = off_n + (tree.n_nodes - 1) * up * bool(want_nodes)
+        self.size = off_h + int(self.hess_start[-1]) * up
+        self.offsets = np.array([off_e, off_g, off_n, off_h], dtype=np.int64)
+        self.want_nodes, self.want_hess = bool(want_nodes), bool(want_hess)
+
+    def unpack(self, acc):
+        """``Stats`` from the summed accumulator."""
+        tree, p, q = self.tree, self.p, self.q
+        uq, up = q * (q + 1) // 2, p * (p + 1) // 2
+        off_e, off_g, off_n, off_h = self.offsets
+        grams = _unpack(acc[off_e:off_g].reshape(tree.n_leaves, uq), q)
+        grad = acc[off_g:off_n].reshape(tree.n_slots, p).T.copy()
+        node_grams = None
+        if self.want_nodes and tree.n_nodes > 1:
+            node_grams = _unpack(acc[off_n:off_h].reshape(-1, up), p)
+        hessians = None
+        if self.want_hess:
+            hessians = []
+            for j in range(tree.n_nodes):
+                b = int(tree.node_start[j + 1] - tree.node_start[j]) - 1
+                blocks = _unpack(acc[off_h + self.hess_start[j] * up:
+                                     off_h + self.hess_start[j + 1] * up]
+                                 .reshape(-1, up), p)
+                H = np.empty((b * p, b * p))
+                k = 0
+                for s in range(b):
+                    for t in range(s, b):
+                        H[s * p:(s + 1) * p, t * p:(t + 1) * p] = blocks[k]
+                        H[t * p:(t + 1) * p, s * p:(s + 1) * p] = blocks[k]
+                        k += 1
+                hessians.append(H)
+        return Stats(float(acc[0]), grams, grad, node_grams, hessians)
 
 
 def _row_blocks(n, n_blocks, chunk_rows):
@@ -215,9 +281,11 @@ class MixtureModel:
     def statistics(self, data, params, chunk_rows=CHUNK_ROWS):
         """One pass over ``data``: the E-step and its sufficient statistics.
 
-        Chunks are spread over ``n_jobs`` threads (the kernels release the GIL
-        and BLAS runs single-threaded inside each).
+        Gaussian experts use the fused kernel (no n x K arrays); other families
+        run in chunks spread over ``n_jobs`` threads.
         """
+        if self.experts.fused:
+            return self._fused_statistics(data, params)
         root_gram = self.gate_solver == "bohning" and data.root_gram is None
         n = data.X.shape[0]
         blocks = _row_blocks(n, effective_n_jobs(self.n_jobs), chunk_rows)
@@ -235,6 +303,38 @@ class MixtureModel:
             data.root_gram = stats.node_grams[-1]
             stats.node_grams = stats.node_grams[:-1] if self.tree.n_nodes > 1 else None
         return stats
+
+    def _fused_statistics(self, data, params):
+        X, Y, sw = data.X, data.Y, data.sample_weight
+        tree = self.tree
+        if self.gate_solver == "bohning" and data.root_gram is None:
+            S0, _ = augmented_grams(X, None, np.ones((X.shape[0], 1)), sample_weight=sw)
+            data.root_gram = S0[0]
+        want_nodes = self.gate_solver == "bohning" and tree.n_nodes > 1
+        layout = StatsLayout(tree, X.shape[1], Y.shape[1], want_nodes,
+                             self.gate_solver == "newton")
+        n_threads = effective_n_jobs(self.n_jobs)
+        if X.shape[0] < PARALLEL_MIN_ROWS:
+            n_threads = 1
+        W = np.concatenate([params.experts.coef, params.gate], axis=1)
+        const, inv2var = self.experts.kernel_args(params.experts)
+        no_ll = np.empty((0, tree.n_leaves))
+        edges = np.linspace(0, X.shape[0], n_threads + 1).astype(int)
+        acc = np.zeros((n_threads, 1, layout.size))
+
+        def run(t):
+            a, b = edges[t], edges[t + 1]
+            _fused.stats_serial(X[a:b], Y[a:b], sw[a:b], W, no_ll, True, const,
+                                inv2var, *self._tree_args(), layout.want_nodes,
+                                layout.want_hess, layout.hess_start, layout.offsets,
+                                acc[t])
+
+        if n_threads == 1:
+            run(0)
+        else:
+            with ThreadPoolExecutor(n_threads) as pool:
+                list(pool.map(run, range(n_threads)))
+        return layout.unpack(acc.sum(axis=(0, 1)))
 
     # --------------------------------------------------------------- objective
     def penalty(self, params):
@@ -309,6 +409,57 @@ class MixtureModel:
         """Leaf (expert) probabilities given ``X``, shape (n, n_leaves)."""
         log_g, _ = tree_log_softmax(X @ params.gate[:-1] + params.gate[-1], self.tree)
         return np.exp(leaf_log_prior(log_g, self.tree))
+
+    def top_k_experts(self, X, params, k, chunk_rows=CHUNK_ROWS):
+        """Sparse top-k prediction: only the ``k`` most probable experts per row.
+
+        Best-first search down the tree (``skmoe._kernels._topk``) evaluates
+        only the gates it expands; the family's ``predict_at`` evaluates only
+        the selected (row, expert) pairs. Chunks of rows are spread over
+        ``n_jobs`` threads.
+
+        Returns
+        -------
+        leaves : ndarray of shape (n, k)
+            Selected experts, most probable first.
+        weights : ndarray of shape (n, k)
+            Their gate probabilities renormalised to sum to one.
+        outputs : ndarray of shape (n, k, ...)
+            ``experts.predict_at`` of the selected experts (Gaussian: means).
+        """
+        tree = self.tree
+        n = X.shape[0]
+        b0 = int(tree.node_start[1])
+        root_w, root_b = params.gate[:-1, :b0], params.gate[-1, :b0]
+        gate_t = np.ascontiguousarray(params.gate.T)
+        child = tree.slot_child
+        leaves = np.empty((n, k), dtype=np.int64)
+        weights = np.empty((n, k))
+        outputs = []
+
+        def run(start, stop):
+            parts = []
+            for a in range(start, stop, chunk_rows):
+                b = min(stop, a + chunk_rows)
+                root = X[a:b] @ root_w
+                root += root_b
+                _topk.topk_tree(root, X[a:b], gate_t, tree.node_start, child,
+                                leaves[a:b], weights[a:b])
+                parts.append(self.experts.predict_at(X[a:b], params.experts,
+                                                     leaves[a:b]))
+            return parts
+
+        blocks = _row_blocks(n, effective_n_jobs(self.n_jobs), chunk_rows)
+        if len(blocks) <= 1:
+            outputs = run(0, n)
+        else:
+            with threadpool_limits(limits=1, user_api="blas"), \
+                    ThreadPoolExecutor(len(blocks)) as pool:
+                for parts in pool.map(lambda ab: run(*ab), blocks):
+                    outputs += parts
+        if not outputs:
+            outputs = [self.experts.predict_at(X, params.experts, leaves)]
+        return leaves, weights, np.concatenate(outputs, axis=0)
 
     def n_params(self, n_features):
         return (self.experts.n_params(n_features)

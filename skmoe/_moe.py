@@ -6,6 +6,7 @@ import numpy as np
 from sklearn.base import RegressorMixin
 
 from ._base import BaseMoE
+from ._model import CHUNK_ROWS
 from .experts import GaussianExperts, GaussianParams
 from .utils._sklearn_compat import Interval, _fit_context
 
@@ -38,8 +39,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMoE):
     gate_solver : {"auto", "newton", "bohning"}, default="auto"
         Gate M-step: one exact Newton step (step halved if the likelihood
         falls), or one step of Böhning's fixed curvature bound, which costs a
-        gradient only. "auto" uses Newton while ``n_samples * (n_experts *
-        (n_features + 1))**2 <= 2e8``.
+        gradient only but needs many more EM iterations when the gate is
+        sharp. "auto" uses Newton while ``(n_experts - 1) * (n_features + 1)
+        <= 128``.
     max_iter : int, default=200
         Maximum number of EM iterations per initialisation; 0 initialises only.
     tol : float, default=1e-6
@@ -48,11 +50,12 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMoE):
     n_init : int, default=1
         Number of initialisations; the run with the highest final
         log-likelihood is kept.
-    init_params : {"kmeans", "random"} or array-like, default="kmeans"
+    init_params : {"kmeans", "random", "tree"} or array-like, default="kmeans"
         Initial responsibilities: "kmeans" clusters the standardised ``[X, y]``
-        (fitted on at most 20,000 rows); "random" draws them uniformly; or
-        integer labels of shape (n_samples,) or responsibilities of shape
-        (n_samples, n_experts).
+        (fitted on at most 20,000 rows); "random" draws them uniformly; "tree"
+        gives each leaf of a CART tree grown with ``max_leaf_nodes=n_experts``
+        (on at most 100,000 rows) to one expert; or integer labels of shape
+        (n_samples,) or responsibilities of shape (n_samples, n_experts).
     random_state : int, RandomState instance or None, default=None
         Seeds the initialisation.
     warm_start : bool, default=False
@@ -65,6 +68,11 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMoE):
         Iterations between progress lines.
     n_jobs : int, default=None
         Threads of the E-step kernel (None: 1, -1: all cores).
+    top_k : int, default=None
+        Sparse prediction: ``predict`` evaluates only the ``top_k`` most
+        probable experts of each row (their gate weights renormalised to sum
+        to one) and never computes the others. None (or ``n_experts``) uses
+        every expert. Fitting, ``predict_gate`` and ``sample`` are unaffected.
 
     Attributes
     ----------
@@ -124,6 +132,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMoE):
     _parameter_constraints: dict = {
         **BaseMoE._parameter_constraints,
         "n_experts": [Interval(Integral, 1, None, closed="left")],
+        "top_k": [Interval(Integral, 1, None, closed="left"), None],
     }
     _y_numeric = True
 
@@ -144,6 +153,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMoE):
         verbose: int = 0,
         verbose_interval: int = 10,
         n_jobs: int | None = None,
+        top_k: int | None = None,
     ):
         self.n_experts = n_experts
         self.alpha = alpha
@@ -159,12 +169,13 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMoE):
         self.verbose = verbose
         self.verbose_interval = verbose_interval
         self.n_jobs = n_jobs
+        self.top_k = top_k
 
     # ----------------------------------------------------------------- hooks
     def _branching(self):
         return (self.n_experts,)
 
-    def _encode_targets(self, y, fitted=False):
+    def _encode_targets(self, y, fitted=False, sample_weight=None):
         Y = np.asarray(y, dtype=np.float64)
         if fitted and (Y.ndim == 1) != self._y_1d:
             raise ValueError(
@@ -179,7 +190,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMoE):
                 f"y has {Y.shape[1]} outputs; the model was fitted on "
                 f"{self._n_outputs}."
             )
-        return Y, np.var(Y, axis=0)
+        # weighted variance: integer weights must act as repeated rows
+        mean = np.average(Y, axis=0, weights=sample_weight)
+        return Y, np.average((Y - mean) ** 2, axis=0, weights=sample_weight)
 
     def _make_experts(self, n_leaves, n_outputs, y_scale=None):
         if y_scale is None:
@@ -203,7 +216,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMoE):
         self.noise_variance_ = var.copy()
 
     def _get_expert_params(self):
-        L, m = self.n_experts, self._n_outputs
+        L, m = self._n_leaves(), self._n_outputs
         slopes = self.coef_.reshape(L, m, -1)
         coef = np.vstack([slopes.reshape(L * m, -1).T,
                           np.reshape(self.intercept_, (1, L * m))])
@@ -231,14 +244,29 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMoE):
         """
         return self._fit(X, y, sample_weight)
 
-    def _mixture_moments(self, X):
+    def _mixture_moments(self, X, with_second=True):
+        """Mean and second moment of the predictive mixture (or of its top-k)."""
         model = self._fitted_model()
         params = self._params()
-        gate = model.gate_proba(X, params)
-        mu = model.experts.means(X, params.experts)  # (n, L, m)
-        mean = np.einsum("nl,nlm->nm", gate, mu)
-        second = np.einsum("nl,nlm->nm", gate, mu * mu + params.experts.noise_variance)
-        return mean, second
+        var = params.experts.noise_variance  # (L, m)
+        k = self._top_k()
+        if k is None:  # every expert, in chunks of rows (the work stays in cache)
+            mean = np.empty((X.shape[0], var.shape[1]))
+            second = np.empty_like(mean) if with_second else None
+            for a in range(0, X.shape[0], CHUNK_ROWS):
+                Xc = X[a:a + CHUNK_ROWS]
+                gate = model.gate_proba(Xc, params)
+                mu = model.experts.means(Xc, params.experts)  # (n, L, m)
+                mean[a:a + CHUNK_ROWS] = np.einsum("nl,nlm->nm", gate, mu)
+                if with_second:
+                    second[a:a + CHUNK_ROWS] = np.einsum("nl,nlm->nm", gate,
+                                                         mu * mu + var)
+            return mean, second
+        leaves, weights, mu = model.top_k_experts(X, params, k)  # mu (n, k, m)
+        mean = np.einsum("nk,nkm->nm", weights, mu)
+        if not with_second:
+            return mean, None
+        return mean, np.einsum("nk,nkm->nm", weights, mu * mu + var[leaves])
 
     def predict(self, X, return_std=False):
         """Mean of the predictive mixture (and, optionally, its standard deviation).
@@ -254,12 +282,13 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMoE):
         Returns
         -------
         y_mean : ndarray of shape (n_samples,) or (n_samples, n_outputs)
-            ``sum_k g_k(x) mu_k(x)``.
+            ``sum_k g_k(x) mu_k(x)``; with ``top_k`` set, the sums run over the
+            ``top_k`` most probable experts of each row, ``g`` renormalised.
         y_std : ndarray of shape (n_samples,) or (n_samples, n_outputs)
             Only when ``return_std`` is True.
         """
         X = self._validate_X(X)
-        mean, second = self._mixture_moments(X)
+        mean, second = self._mixture_moments(X, with_second=return_std)
         out = mean[:, 0] if self._y_1d else mean
         if not return_std:
             return out

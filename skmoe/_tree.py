@@ -106,6 +106,15 @@ class GatingTree:
         M[:, 1:] = P[child].T
         return M
 
+    @property
+    def slot_child(self):
+        """What each slot leads to, shape (n_slots,): a node index, or
+        ``n_nodes + leaf`` for a leaf."""
+        child = np.empty(self.n_slots, dtype=np.int64)
+        child[self.node_parent_slot[1:]] = np.arange(1, self.n_nodes)
+        child[self.leaf_path[:, -1]] = self.n_nodes + np.arange(self.n_leaves)
+        return child
+
     def n_gate_params(self, n_features):
         """Free gate parameters: ``(b - 1) * (n_features + 1)`` per node."""
         sizes = np.diff(self.node_start)

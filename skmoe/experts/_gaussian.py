@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import linalg
 
+from .._kernels._topk import gaussian_means_at
 from .._xp_ops import gaussian_leaf_ll
 
 
@@ -102,6 +103,17 @@ class GaussianExperts:
         coef = params.coef
         mu = X @ coef[:-1] + coef[-1]
         return mu.reshape(X.shape[0], self.n_leaves, self.n_outputs)
+
+    def predict_at(self, X, params, leaves):
+        """Means of the selected leaves only, shape (n, k, n_outputs).
+
+        ``leaves`` (n, k) int64 names the experts to evaluate for each row
+        (sparse top-k prediction); the other experts are never computed.
+        """
+        mu = np.empty((X.shape[0], leaves.shape[1], self.n_outputs))
+        coef_t = np.ascontiguousarray(params.coef.T)
+        gaussian_means_at(X, coef_t, np.ascontiguousarray(leaves), mu)
+        return mu
 
     def leaf_loglik(self, X, Y, params):
         """Log-density of ``Y`` under every leaf, shape (n, n_leaves)."""

@@ -70,7 +70,9 @@ def newton_hessians(X, sample_weight, node_mass, g, tree):
 
     A sum over samples (so chunks add up): ``node_mass`` (n, n_nodes) is the
     posterior mass of reaching each node, ``g`` (n, n_slots) the gate
-    probabilities. Returns a list of ``(b p, b p)`` arrays, slot-major.
+    probabilities. Softmax logits are shift invariant, so each node's first
+    slot is taken as the reference and left out: returns a list of
+    ``((b - 1) p, (b - 1) p)`` arrays, slot-major.
     """
     n, d = X.shape
     p = d + 1
@@ -79,7 +81,7 @@ def newton_hessians(X, sample_weight, node_mass, g, tree):
     x1[:, d] = 1.0
     out = []
     for j in range(tree.n_nodes):
-        lo, hi = int(tree.node_start[j]), int(tree.node_start[j + 1])
+        lo, hi = int(tree.node_start[j]) + 1, int(tree.node_start[j + 1])
         b = hi - lo
         c = node_mass[:, j] * sample_weight
         gx = (g[:, lo:hi, None] * x1[:, None, :]).reshape(n, b * p)
@@ -92,16 +94,23 @@ def newton_hessians(X, sample_weight, node_mass, g, tree):
 
 
 def newton_step(grad, hessians, alpha, tree):
-    """Exact Newton step for every node from ``newton_hessians`` (summed)."""
+    """Exact Newton step for every node from ``newton_hessians`` (summed).
+
+    Node ``j`` is solved in the reference parametrisation ``W = V - mean(V)``
+    with ``V`` zero in the first slot: the data part of its Hessian is
+    ``hessians[j]`` and the penalty ``alpha/2 ||W[:d]||^2`` adds
+    ``alpha (I - 1 1^T / b) (x) D`` over the free slots.
+    """
     p = grad.shape[0]
-    step = np.empty_like(grad)
-    pen = np.full(p, alpha)
-    pen[-1] = 0.0
+    step = np.zeros_like(grad)
+    D = np.ones(p)
+    D[-1] = 0.0
     for j in range(tree.n_nodes):
         lo, hi = int(tree.node_start[j]), int(tree.node_start[j + 1])
         b = hi - lo
-        H = hessians[j].copy()
-        H.flat[:: b * p + 1] += np.tile(pen, b)
-        rhs = grad[:, lo:hi].T.reshape(-1)
-        step[:, lo:hi] = _solve_pd(H, rhs).reshape(b, p).T
+        if b == 1:  # a single branch has nothing to learn
+            continue
+        H = hessians[j] + alpha * np.kron(np.eye(b - 1) - 1.0 / b, np.diag(D))
+        rhs = grad[:, lo + 1:hi].T.reshape(-1)
+        step[:, lo + 1:hi] = _solve_pd(H, rhs).reshape(b - 1, p).T
     return centre(step, tree)

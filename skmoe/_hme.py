@@ -1,0 +1,382 @@
+"""Hierarchical mixtures of experts (Jordan & Jacobs 1994).
+
+An HME is a gating tree of depth ``depth`` whose every internal node is a
+softmax gate and whose leaves are experts. The E-step, the M-steps and EM are
+those of the flat mixture (a flat mixture is the tree of depth 1, see
+``skmoe._tree``): the hierarchical estimators only describe the tree and read
+it back. ``_HierarchicalMixin`` does this for any flat estimator, so the
+hierarchical variant of a flat estimator is the mixin, an ``__init__`` that
+takes ``depth`` and ``branching`` instead of ``n_experts``, and a docstring.
+"""
+
+from numbers import Integral
+
+import numpy as np
+
+from ._moe import MixtureOfExpertsRegressor
+from ._tree import GatingTree
+from .utils._sklearn_compat import Interval, _fit_context
+
+# More experts than this is almost surely a mistake (responsibilities are n x L).
+MAX_EXPERTS = 2**16
+
+
+def _hierarchical_constraints(flat_constraints):
+    """A flat estimator's constraints with ``depth``/``branching`` for ``n_experts``."""
+    out = {k: v for k, v in flat_constraints.items() if k != "n_experts"}
+    out["depth"] = [Interval(Integral, 1, None, closed="left")]
+    out["branching"] = [Interval(Integral, 2, None, closed="left"), "array-like"]
+    return out
+
+
+def _feature_names(est):
+    names = getattr(est, "feature_names_in_", None)
+    if names is None:
+        return [f"x{j}" for j in range(est.n_features_in_)]
+    return [str(v) for v in names]
+
+
+def _linear_text(coef, intercept, names, n_top):
+    """``+2.00*x0 - 1.00*x2 ... + 0.50`` with the ``n_top`` largest |coef|."""
+    order = np.argsort(-np.abs(coef), kind="stable")[:n_top]
+    terms = [f"{coef[j]:+.3g}*{names[j]}" for j in order if coef[j] != 0]
+    if len(order) < coef.size:
+        terms.append("...")
+    terms.append(f"{intercept:+.3g}")
+    text = " ".join(terms)
+    return text[1:] if text.startswith("+") else text
+
+
+class _HierarchicalMixin:
+    """Gating-tree hooks and fitted attributes shared by the HME estimators.
+
+    Put it before the flat estimator in the bases; the subclass's ``__init__``
+    stores ``depth`` and ``branching`` (and the flat estimator's other
+    parameters), and its ``_parameter_constraints`` come from
+    ``_hierarchical_constraints``.
+    """
+
+    def _branching(self):
+        depth = self.depth
+        branching = self.branching
+        if isinstance(branching, Integral) and not isinstance(branching, bool):
+            levels = (int(branching),) * depth
+        else:
+            arr = np.asarray(branching)
+            if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer):
+                raise ValueError(
+                    "branching must be an int or a sequence of ints, one per "
+                    f"level; got {branching!r}."
+                )
+            levels = tuple(int(b) for b in arr)
+            if len(levels) != depth:
+                raise ValueError(
+                    f"branching has {len(levels)} levels but depth={depth}: give "
+                    "one branching factor per level (root first), or one int "
+                    "for all levels."
+                )
+        if min(levels) < 2:
+            raise ValueError(
+                f"every branching factor must be >= 2 (a gate with one branch "
+                f"does nothing); got {levels}."
+            )
+        n_experts = int(np.prod(levels, dtype=np.float64))
+        if n_experts > MAX_EXPERTS:
+            raise ValueError(
+                f"depth={depth} with branching {levels} gives {n_experts} experts "
+                f"(more than {MAX_EXPERTS}): use a smaller depth or branching."
+            )
+        return levels
+
+    def _set_params_attributes(self, params):
+        super()._set_params_attributes(params)
+        tree = GatingTree(self._branching())
+        start = tree.node_start
+        self.n_experts_ = tree.n_leaves
+        self.branching_ = tree.branching
+        self.node_gate_coef_ = [self.gate_coef_[start[j]:start[j + 1]].copy()
+                                for j in range(tree.n_nodes)]
+        self.node_gate_intercept_ = [
+            self.gate_intercept_[start[j]:start[j + 1]].copy()
+            for j in range(tree.n_nodes)]
+        # branch index of each slot inside its node
+        branch = np.arange(tree.n_slots) - start[tree.slot_node]
+        paths = [()]
+        for j in range(1, tree.n_nodes):
+            s = tree.node_parent_slot[j]
+            paths.append(paths[tree.slot_node[s]] + (int(branch[s]),))
+        self.node_paths_ = paths
+        self.expert_paths_ = branch[tree.leaf_path]
+
+    def _expert_summary(self, leaf, names, n_features):
+        """Lines describing expert ``leaf`` (override per expert family)."""
+        return []
+
+    def tree_summary(self, n_features: int = 3) -> str:
+        """Readable description of the fitted tree of gates and experts.
+
+        Each gate is listed with the inputs it splits on: the features with
+        the largest log-odds range ``max_b w_bf - min_b w_bf`` across its
+        branches (per unit of the feature, so standardise ``X`` to compare
+        features), then its children, indented, down to the experts.
+
+        Parameters
+        ----------
+        n_features : int, default=3
+            How many features to name per gate and per expert.
+
+        Returns
+        -------
+        summary : str
+            One line per gate and per expert (more for multi-output experts).
+        """
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self)
+        names = _feature_names(self)
+        tree = GatingTree(self._branching())
+        lines = [f"{type(self).__name__}: {tree.n_leaves} experts, "
+                 f"{tree.n_nodes} gates, branching {tree.branching}"]
+        child = tree.slot_child
+
+        def gate_text(j):
+            W = self.node_gate_coef_[j]
+            spread = W.max(axis=0) - W.min(axis=0)
+            order = [f for f in np.argsort(-spread, kind="stable")[:n_features]
+                     if spread[f] > 0]
+            if not order:
+                return "constant (no input moves it)"
+            return "splits on " + ", ".join(f"{names[f]} ({spread[f]:.3g})"
+                                            for f in order)
+
+        def walk(j, indent):
+            lo, hi = tree.node_start[j], tree.node_start[j + 1]
+            for b, s in enumerate(range(lo, hi)):
+                c = int(child[s])
+                pad = "  " * indent
+                if c < tree.n_nodes:
+                    lines.append(f"{pad}branch {b} -> gate {c}: {gate_text(c)}")
+                    walk(c, indent + 1)
+                else:
+                    leaf = c - tree.n_nodes
+                    more = self._expert_summary(leaf, names, n_features)
+                    head = f"{pad}branch {b} -> expert {leaf}"
+                    if len(more) == 1:
+                        lines.append(f"{head}: {more[0]}")
+                    else:
+                        lines.append(head)
+                        lines.extend(f"{pad}    {text}" for text in more)
+
+        lines.append(f"gate 0 (root): {gate_text(0)}")
+        walk(0, 1)
+        return "\n".join(lines)
+
+
+class HierarchicalMixtureOfExpertsRegressor(_HierarchicalMixin,
+                                            MixtureOfExpertsRegressor):
+    """Hierarchical mixture of linear-Gaussian experts, fitted by EM.
+
+    A balanced tree of softmax gates of depth ``depth`` routes each input to
+    ``prod(branching)`` linear-Gaussian experts at its leaves: an expert's
+    gate probability is the product of the gate probabilities on its path
+    (Jordan & Jacobs 1994). EM is that of
+    :class:`MixtureOfExpertsRegressor` (which is the tree of depth 1): one
+    fused E-step pass over the tree (upward for the likelihoods, downward for
+    the posteriors of every branch), exact weighted ridge fits of the experts
+    and a Newton or Böhning step of every gate's soft-target logistic
+    regression. The penalised log-likelihood never decreases.
+
+    Parameters
+    ----------
+    depth : int, default=2
+        Number of levels of gates.
+    branching : int or sequence of int, default=2
+        Branches of every gate: one int for all levels, or one per level
+        (root first; its length must equal ``depth``). Each is at least 2;
+        ``n_experts_ = prod(branching)`` (at most 65,536).
+    alpha : float, default=1e-6
+        L2 penalty on the experts' slopes (intercepts are not penalised).
+    gate_alpha : float, default=1e-3
+        L2 penalty on every gate's slopes.
+    reg_var : float, default=1e-6
+        Floor of every noise variance, relative to the variance of ``y``.
+    gate_solver : {"auto", "newton", "bohning"}, default="auto"
+        Gate M-step: one exact Newton step per gate, or one step of Böhning's
+        fixed curvature bound (a gradient's cost). "auto" uses Newton while
+        ``n_samples * (max(branching) * (n_features + 1))**2 <= 2e8``.
+    max_iter : int, default=200
+        Maximum number of EM iterations per initialisation; 0 initialises only.
+    tol : float, default=1e-6
+        EM stops when the mean per-sample penalised log-likelihood changes by
+        less than ``tol``.
+    n_init : int, default=1
+        Number of initialisations; the best final log-likelihood is kept.
+    init_params : {"kmeans", "random", "tree"} or array-like, default="kmeans"
+        Initial responsibilities: "kmeans" clusters the standardised
+        ``[X, y]``; "random" draws them uniformly; "tree" gives each leaf of a
+        CART tree grown with ``max_leaf_nodes=n_experts_`` to one expert, CART
+        leaves in left-to-right order onto the experts in tree order (so late
+        CART splits start under one gate); or labels of shape (n_samples,) or
+        responsibilities of shape (n_samples, n_experts_).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initialisation.
+    warm_start : bool, default=False
+        If True, ``fit`` resumes from the last fitted parameters.
+    verbose : int, default=0
+        1 prints each initialisation and every ``verbose_interval``-th
+        iteration; 2 also the time and the log-likelihood change.
+    verbose_interval : int, default=10
+        Iterations between progress lines.
+    n_jobs : int, default=None
+        Threads of the E-step and of sparse prediction (None: 1, -1: all).
+    top_k : int, default=None
+        Sparse prediction: ``predict`` follows the gates best first down the
+        tree and evaluates only the ``top_k`` most probable experts of each
+        row (weights renormalised), never the other experts or the gates it
+        does not reach. None (or ``n_experts_``) uses every expert.
+
+    Attributes
+    ----------
+    n_experts_ : int
+        Number of experts (leaves), ``prod(branching_)``.
+    branching_ : tuple of int
+        Branching factor of every level, root first.
+    coef_ : ndarray of shape (n_experts_, n_features) or \
+            (n_experts_, n_outputs, n_features)
+        Experts' slopes, experts in tree order (leaf ``l`` below gate path
+        ``expert_paths_[l]``).
+    intercept_ : ndarray of shape (n_experts_,) or (n_experts_, n_outputs)
+        Experts' intercepts.
+    noise_variance_ : ndarray of shape (n_experts_,) or (n_experts_, n_outputs)
+        Experts' noise variances.
+    gate_coef_ : ndarray of shape (n_slots, n_features)
+        Slopes of all gates stacked: one row per branch ("slot"), gates in
+        breadth-first order (root first); centred within each gate.
+    gate_intercept_ : ndarray of shape (n_slots,)
+        Intercepts of all gates, stacked like ``gate_coef_``.
+    node_gate_coef_ : list of ndarray of shape (branching, n_features)
+        Per-gate view of ``gate_coef_``: gate ``j`` (breadth first).
+    node_gate_intercept_ : list of ndarray of shape (branching,)
+        Per-gate view of ``gate_intercept_``.
+    node_paths_ : list of tuple of int
+        Branches taken from the root to reach each gate (``()`` for the root).
+    expert_paths_ : ndarray of shape (n_experts_, depth)
+        Branch taken at every level to reach each expert.
+    converged_ : bool
+        Whether the best run reached ``tol``.
+    n_iter_ : int
+        EM iterations of the best run.
+    log_likelihood_ : float
+        Final mean per-sample penalised log-likelihood of the best run.
+    log_likelihoods_ : ndarray of shape (n_iter_ + 1,)
+        Its history: after initialisation, then after every iteration.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when ``X`` has string column names.
+
+    See Also
+    --------
+    MixtureOfExpertsRegressor : The flat mixture (an HME of depth 1).
+    sklearn.tree.DecisionTreeRegressor : Hard, axis-aligned tree (CART).
+
+    References
+    ----------
+    .. [1] M. I. Jordan and R. A. Jacobs, "Hierarchical mixtures of experts and
+       the EM algorithm", Neural Computation 6(2), 181-214, 1994.
+    .. [2] N. Shazeer et al., "Outrageously large neural networks: the
+       sparsely-gated mixture-of-experts layer", ICLR 2017 (top-k gating).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmoe import HierarchicalMixtureOfExpertsRegressor
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.uniform(-2, 2, size=(2000, 2))
+    >>> left, low = X[:, 0] < 0, X[:, 1] < 0
+    >>> y = np.where(left, np.where(low, X[:, 0], -X[:, 0]),
+    ...              np.where(low, 4 + X[:, 1], 4 - X[:, 1]))
+    >>> y = y + 0.1 * rng.standard_normal(2000)
+    >>> hme = HierarchicalMixtureOfExpertsRegressor(
+    ...     depth=2, branching=2, init_params="tree", random_state=0).fit(X, y)
+    >>> hme.n_experts_, len(hme.node_gate_coef_)
+    (4, 3)
+    >>> round(hme.score(X, y), 2)
+    1.0
+    >>> print(hme.tree_summary(n_features=1))  # doctest: +ELLIPSIS
+    HierarchicalMixtureOfExpertsRegressor: 4 experts, 3 gates, branching (2, 2)
+    gate 0 (root): splits on x0 (...)
+      branch 0 -> gate 1: splits on x1 (...)
+        branch 0 -> expert 0: ...
+    ...
+    """
+
+    _parameter_constraints: dict = _hierarchical_constraints(
+        MixtureOfExpertsRegressor._parameter_constraints)
+
+    def __init__(
+        self,
+        depth: int = 2,
+        branching=2,
+        *,
+        alpha: float = 1e-6,
+        gate_alpha: float = 1e-3,
+        reg_var: float = 1e-6,
+        gate_solver: str = "auto",
+        max_iter: int = 200,
+        tol: float = 1e-6,
+        n_init: int = 1,
+        init_params="kmeans",
+        random_state=None,
+        warm_start: bool = False,
+        verbose: int = 0,
+        verbose_interval: int = 10,
+        n_jobs: int | None = None,
+        top_k: int | None = None,
+    ):
+        self.depth = depth
+        self.branching = branching
+        self.alpha = alpha
+        self.gate_alpha = gate_alpha
+        self.reg_var = reg_var
+        self.gate_solver = gate_solver
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_init = n_init
+        self.init_params = init_params
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+        self.n_jobs = n_jobs
+        self.top_k = top_k
+
+    def _expert_summary(self, leaf, names, n_features):
+        coef = np.reshape(self.coef_[leaf], (self._n_outputs, -1))
+        intercept = np.reshape(self.intercept_[leaf], -1)
+        sd = np.sqrt(np.reshape(self.noise_variance_[leaf], -1))
+        if self._y_1d:
+            text = _linear_text(coef[0], intercept[0], names, n_features)
+            return [f"y = {text}  (noise sd {sd[0]:.3g})"]
+        return [f"y{o} = {_linear_text(coef[o], intercept[o], names, n_features)}"
+                f"  (noise sd {sd[o]:.3g})" for o in range(coef.shape[0])]
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the hierarchical mixture by EM.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training inputs.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights; integer weights act as repeated rows.
+
+        Returns
+        -------
+        self : HierarchicalMixtureOfExpertsRegressor
+            The fitted estimator.
+        """
+        return self._fit(X, y, sample_weight)
