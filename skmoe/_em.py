@@ -57,7 +57,7 @@ def run_em(model, data, params, *, max_iter, tol, min_mass=0.0, callback=None):
     max_drop = 0.0
     n_iter = 0
     for n_iter in range(1, max_iter + 1):
-        new, lost = model.m_step(stats, params, data.root_gram, min_mass)
+        new, lost = model.m_step(stats, params, min_mass)
         collapsed.update(lost)
         stats = model.statistics(data, new)
         ll_new = model.objective(stats, new)

@@ -53,26 +53,35 @@ def _weighted_median(z, w):
 
 
 def _split(rows, Z, w):
-    """Split ``rows`` in two non-empty parts along a column of ``Z``, or None."""
-    Zg, wg = Z[rows], w[rows]
+    """Split ``rows`` in two parts of positive weight along a column of ``Z``.
+
+    Rows of zero weight follow the threshold but never choose it. None when
+    the weighted rows are all identical.
+    """
+    live = w[rows] > 0
+    Zg, wg = Z[rows][live], w[rows][live]
+    if Zg.shape[0] < 2:
+        return None
     spread = Zg.max(axis=0) - Zg.min(axis=0)
     for col in np.argsort(-spread, kind="stable"):
         if not spread[col] > 0:
             break
         z = Zg[:, col]
-        below = z <= _weighted_median(z, wg)
-        if below.all():  # the median is the maximum: split just below it
-            below = z < z.max()
-        if below.any() and not below.all():
-            return rows[below], rows[~below]
+        thr = _weighted_median(z, wg)
+        if thr >= z.max():  # the median is the maximum: split just below it
+            thr = np.max(z[z < z.max()])
+        below = Z[rows, col] <= thr
+        return rows[below], rows[~below]
     return None
 
 
 def _cart_split(rows, X, Ys, w, b, rng):
     """Split ``rows`` into at most ``b`` CART leaves, left to right."""
-    fit = rows
-    if rows.size > TREE_MAX_ROWS:
-        fit = np.sort(rng.choice(rows, TREE_MAX_ROWS, replace=False))
+    fit = rows[w[rows] > 0]  # zero weights: as if the rows were not there
+    if fit.size == 0:
+        return [rows]
+    if fit.size > TREE_MAX_ROWS:
+        fit = np.sort(rng.choice(fit, TREE_MAX_ROWS, replace=False))
     cart = DecisionTreeRegressor(max_leaf_nodes=b,
                                  random_state=rng.randint(np.iinfo(np.int32).max))
     cart.fit(X[fit], Ys[fit], sample_weight=w[fit])

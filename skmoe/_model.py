@@ -58,8 +58,8 @@ class Stats:
         ``sum_i w_i h_il z z^T`` with ``z = [x, 1, y]``.
     gate_grad : ndarray of shape (p, n_slots)
         ``sum_i w_i [x, 1] resid_i^T``.
-    node_grams : ndarray of shape (n_nodes - 1, p, p) or None
-        ``sum_i w_i h_ij [x, 1][x, 1]^T`` of the non-root nodes (Böhning).
+    node_grams : ndarray of shape (n_nodes, p, p) or None
+        ``sum_i w_i h_ij [x, 1][x, 1]^T`` of every node (Böhning).
     hessians : list of ndarray or None
         Newton matrices of every node (Newton solver).
     """
@@ -88,7 +88,6 @@ class FitData:
     X: np.ndarray
     Y: np.ndarray
     sample_weight: np.ndarray
-    root_gram: np.ndarray = None
 
     @property
     def total_weight(self):
@@ -126,7 +125,7 @@ class StatsLayout:
         off_e = 1
         off_g = off_e + tree.n_leaves * uq
         off_n = off_g + tree.n_slots * p
-        off_h = off_n + (tree.n_nodes - 1) * up * bool(want_nodes)
+        off_h = off_n + tree.n_nodes * up * bool(want_nodes)
         self.size = off_h + int(self.hess_start[-1]) * up
         self.offsets = np.array([off_e, off_g, off_n, off_h], dtype=np.int64)
         self.want_nodes, self.want_hess = bool(want_nodes), bool(want_hess)
@@ -139,7 +138,7 @@ class StatsLayout:
         grams = _unpack(acc[off_e:off_g].reshape(tree.n_leaves, uq), q)
         grad = acc[off_g:off_n].reshape(tree.n_slots, p).T.copy()
         node_grams = None
-        if self.want_nodes and tree.n_nodes > 1:
+        if self.want_nodes:
             node_grams = _unpack(acc[off_n:off_h].reshape(-1, up), p)
         hessians = None
         if self.want_hess:
@@ -243,17 +242,15 @@ class MixtureModel:
         """Posterior mass of reaching each node, shape (n, n_nodes)."""
         return resp @ self.tree.node_leaf_matrix
 
-    def reduce(self, X, Y, sw, estep, g=None, root_gram=False):
+    def reduce(self, X, Y, sw, estep, g=None):
         """Sufficient statistics of a block from its E-step outputs."""
         tree = self.tree
         weights = [estep.resp]
         mass = None
-        if tree.n_nodes > 1 or g is not None:
+        if tree.n_nodes > 1 or g is not None or self.gate_solver == "bohning":
             mass = self._node_mass(estep.resp)
-        if self.gate_solver == "bohning" and tree.n_nodes > 1:
-            weights.append(mass[:, 1:])
-        if root_gram:
-            weights.append(np.ones((X.shape[0], 1)))
+        if self.gate_solver == "bohning":
+            weights.append(mass)
         W = weights[0] if len(weights) == 1 else np.concatenate(weights, axis=1)
         S, T = augmented_grams(X, Y, W, estep.resid, sw)
         L = tree.n_leaves
@@ -264,77 +261,57 @@ class MixtureModel:
             hessians = newton_hessians(X, sw, mass, g, tree)
         return Stats(float(sw @ estep.loglik), S[:L], T, node_grams, hessians)
 
-    def _block_stats(self, X, Y, sw, params, root_gram):
-        want_g = self.gate_solver == "newton"
-        estep, g = self._estep_rows(X, Y, params, parallel=False, want_g=want_g)
-        return self.reduce(X, Y, sw, estep, g, root_gram)
+    def block_statistics(self, X, Y, sw, params, chunk_rows=CHUNK_ROWS):
+        """E-step and sufficient statistics of one block of rows, on one thread.
 
-    def _run_block(self, data, params, start, stop, root_gram, chunk_rows):
+        The unit of work of every backend: threads and Dask tasks call it on
+        their rows and add the results. Gaussian experts take the fused kernel
+        (no n x K arrays); other families go through chunks of ``chunk_rows``.
+        """
+        if self.experts.fused:
+            return self._fused_block(X, Y, sw, params)
         total = None
-        for a in range(start, stop, chunk_rows):
-            b = min(stop, a + chunk_rows)
-            s = self._block_stats(data.X[a:b], data.Y[a:b], data.sample_weight[a:b],
-                                  params, root_gram)
+        want_g = self.gate_solver == "newton"
+        for a in range(0, X.shape[0], chunk_rows):
+            b = min(X.shape[0], a + chunk_rows)
+            estep, g = self._estep_rows(X[a:b], Y[a:b], params, parallel=False,
+                                        want_g=want_g)
+            s = self.reduce(X[a:b], Y[a:b], sw[a:b], estep, g)
             total = s if total is None else total + s
         return total
 
-    def statistics(self, data, params, chunk_rows=CHUNK_ROWS):
-        """One pass over ``data``: the E-step and its sufficient statistics.
-
-        Gaussian experts use the fused kernel (no n x K arrays); other families
-        run in chunks spread over ``n_jobs`` threads.
-        """
-        if self.experts.fused:
-            return self._fused_statistics(data, params)
-        root_gram = self.gate_solver == "bohning" and data.root_gram is None
-        n = data.X.shape[0]
-        blocks = _row_blocks(n, effective_n_jobs(self.n_jobs), chunk_rows)
-        if len(blocks) == 1:
-            stats = self._run_block(data, params, 0, n, root_gram, chunk_rows)
-        else:
-            with ThreadPoolExecutor(len(blocks)) as pool:
-                parts = list(pool.map(
-                    lambda ab: self._run_block(data, params, *ab, root_gram,
-                                               chunk_rows), blocks))
-            stats = parts[0]
-            for s in parts[1:]:
-                stats = stats + s
-        if root_gram:
-            data.root_gram = stats.node_grams[-1]
-            stats.node_grams = stats.node_grams[:-1] if self.tree.n_nodes > 1 else None
-        return stats
-
-    def _fused_statistics(self, data, params):
-        X, Y, sw = data.X, data.Y, data.sample_weight
+    def _fused_block(self, X, Y, sw, params):
         tree = self.tree
-        if self.gate_solver == "bohning" and data.root_gram is None:
-            S0, _ = augmented_grams(X, None, np.ones((X.shape[0], 1)), sample_weight=sw)
-            data.root_gram = S0[0]
-        want_nodes = self.gate_solver == "bohning" and tree.n_nodes > 1
-        layout = StatsLayout(tree, X.shape[1], Y.shape[1], want_nodes,
+        layout = StatsLayout(tree, X.shape[1], Y.shape[1],
+                             self.gate_solver == "bohning",
                              self.gate_solver == "newton")
-        n_threads = effective_n_jobs(self.n_jobs)
-        if X.shape[0] < PARALLEL_MIN_ROWS:
-            n_threads = 1
         W = np.concatenate([params.experts.coef, params.gate], axis=1)
         const, inv2var = self.experts.kernel_args(params.experts)
-        no_ll = np.empty((0, tree.n_leaves))
-        edges = np.linspace(0, X.shape[0], n_threads + 1).astype(int)
-        acc = np.zeros((n_threads, 1, layout.size))
+        acc = np.zeros((1, layout.size))
+        _fused.stats_serial(X, Y, sw, W, np.empty((0, tree.n_leaves)), True, const,
+                            inv2var, *self._tree_args(), layout.want_nodes,
+                            layout.want_hess, layout.hess_start, layout.offsets, acc)
+        return layout.unpack(acc[0])
 
-        def run(t):
-            a, b = edges[t], edges[t + 1]
-            _fused.stats_serial(X[a:b], Y[a:b], sw[a:b], W, no_ll, True, const,
-                                inv2var, *self._tree_args(), layout.want_nodes,
-                                layout.want_hess, layout.hess_start, layout.offsets,
-                                acc[t])
-
+    def statistics(self, data, params):
+        """One pass over ``data``: row ranges over ``n_jobs`` threads (the kernels
+        release the GIL), each through ``block_statistics``, summed."""
+        X, Y, sw = data.X, data.Y, data.sample_weight
+        n = X.shape[0]
+        n_threads = effective_n_jobs(self.n_jobs) if n >= PARALLEL_MIN_ROWS else 1
+        edges = np.linspace(0, n, n_threads + 1).astype(int)
         if n_threads == 1:
-            run(0)
-        else:
-            with ThreadPoolExecutor(n_threads) as pool:
-                list(pool.map(run, range(n_threads)))
-        return layout.unpack(acc.sum(axis=(0, 1)))
+            return self.block_statistics(X, Y, sw, params)
+        with ThreadPoolExecutor(n_threads) as pool:
+            parts = list(pool.map(
+                lambda t: self.block_statistics(X[edges[t]:edges[t + 1]],
+                                                Y[edges[t]:edges[t + 1]],
+                                                sw[edges[t]:edges[t + 1]], params),
+                range(n_threads)))
+        stats = parts[0]
+        for s in parts[1:]:
+            stats = stats + s
+        return stats
 
     # --------------------------------------------------------------- objective
     def penalty(self, params):
@@ -347,23 +324,20 @@ class MixtureModel:
         return stats.loglik - self.penalty(params)
 
     # ------------------------------------------------------------------ M-step
-    def gate_step(self, stats, gate, root_gram):
+    def gate_step(self, stats, gate):
         """One Newton or Böhning step of every gate."""
         grad = penalised_gradient(stats.gate_grad, gate, self.gate_alpha)
         if self.gate_solver == "newton":
             step = newton_step(grad, stats.hessians, self.gate_alpha, self.tree)
         else:
-            grams = [root_gram]
-            if stats.node_grams is not None:
-                grams += list(stats.node_grams)
-            step = bohning_step(grad, np.stack(grams), self.gate_alpha, self.tree)
+            step = bohning_step(grad, stats.node_grams, self.gate_alpha, self.tree)
         return centre(gate + step, self.tree)
 
-    def m_step(self, stats, params, root_gram=None, min_mass=0.0):
+    def m_step(self, stats, params, min_mass=0.0):
         """New parameters (experts exact, gates one step) and collapsed experts."""
         experts, collapsed = self.experts.m_step(stats.expert_grams, params.experts,
                                                  min_mass)
-        gate = self.gate_step(stats, params.gate, root_gram)
+        gate = self.gate_step(stats, params.gate)
         return Params(gate, experts), collapsed
 
     def init_from_resp(self, data, resp, n_gate_steps=5, min_mass=0.0):
@@ -383,11 +357,7 @@ class MixtureModel:
         g = np.full((X.shape[0], tree.n_slots), 1.0 / np.diff(tree.node_start)[
             tree.slot_node])
         estep = EStep(resp, h_slot - h_node * g, np.zeros(X.shape[0]))
-        want_root = data.root_gram is None and not newton
-        stats = self.reduce(X, data.Y, sw, estep, g if newton else None, want_root)
-        if want_root:
-            data.root_gram = stats.node_grams[-1]
-            stats.node_grams = stats.node_grams[:-1] if tree.n_nodes > 1 else None
+        stats = self.reduce(X, data.Y, sw, estep, g if newton else None)
         x1w = np.c_[X, np.ones(X.shape[0])] * sw[:, None]
         for step in range(n_gate_steps):
             if step:
@@ -395,7 +365,7 @@ class MixtureModel:
                 stats.gate_grad = x1w.T @ (h_slot - h_node * g)
                 if newton:
                     stats.hessians = newton_hessians(X, sw, mass, g, tree)
-            gate = self.gate_step(stats, gate, data.root_gram)
+            gate = self.gate_step(stats, gate)
         experts, collapsed = self.experts.m_step(stats.expert_grams, None, min_mass)
         return Params(gate, experts), collapsed
 

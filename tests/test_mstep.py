@@ -254,10 +254,10 @@ def test_bohning_statistics_match_definition():
     mass = _node_mass(resp, tree)
     x1 = np.c_[data.X, np.ones(len(data.X))]
     sw = data.sample_weight
-    assert_allclose(data.root_gram, (x1 * sw[:, None]).T @ x1, rtol=1e-12)
+    assert_allclose(stats.node_grams[0], (x1 * sw[:, None]).T @ x1, rtol=1e-12)
     for j in range(1, tree.n_nodes):
         want = (x1 * (sw * mass[:, j])[:, None]).T @ x1
-        assert_allclose(stats.node_grams[j - 1], want, rtol=1e-10, atol=1e-12)
+        assert_allclose(stats.node_grams[j], want, rtol=1e-10, atol=1e-12)
 
 
 # ---------------------------------------------------------------------------

@@ -9,7 +9,7 @@ statistics) whatever ``n``. With ``z = [x, 1, y]``, ``x1 = [x, 1]``, weight
     acc_ll          += w_i loglik_i
     expert_grams[l] += w_i h_il  z z^T                   (packed upper triangle)
     gate_grad[s]    += w_i resid_is x1
-    node_grams[j]   += w_i h_ij  x1 x1^T                 (non-root nodes)
+    node_grams[j]   += w_i h_ij  x1 x1^T                 (every node)
     hess[j][s, t]   += w_i h_ij g_is (delta_st - g_it) x1 x1^T
                                      (s <= t in node j, both past its first slot)
 
@@ -97,7 +97,7 @@ def _stats_rows(start, stop, X, Y, sw, W, leaf_ll, gaussian, const, inv2var,
     node_mass = np.empty(n_nodes)
     zrow = np.empty(q)
     zmax = np.empty(B)
-    n_hw = (n_nodes - 1) * want_nodes + hess_start[-1] * want_hess
+    n_hw = n_nodes * want_nodes + hess_start[-1] * want_hess
     U = np.zeros((B, uq))
     X1 = np.zeros((B, p))
     WH = np.zeros((n_leaves, B))
@@ -212,7 +212,7 @@ def _stats_rows(start, stop, X, Y, sw, W, leaf_ll, gaussian, const, inv2var,
                 RW[s, r] = w * (mass[s] - node_mass[slot_node[s]] * ex[r * C + s])
             m2 = 0
             if want_nodes:
-                for j in range(1, n_nodes):
+                for j in range(n_nodes):
                     HW[m2, r] = w * node_mass[j]
                     m2 += 1
             if want_hess:
