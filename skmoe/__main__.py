@@ -1,8 +1,10 @@
 """Command-line interface: ``skmoe <command>`` or ``python -m skmoe <command>``.
 
-One subcommand now, ``compare`` (the engine is in ``skmoe/_compare.py``). A
-command registers its parser in :func:`build_parser` and sets ``func``, which
-takes the parsed arguments and returns the exit status.
+One subcommand now, ``compare`` (the engine is in ``skmoe/_compare.py``, the
+models in ``skmoe/_compare_models.py``, tables, files and plots in
+``skmoe/_compare_report.py``). A command registers its parser in
+:func:`build_parser` and sets ``func``, which takes the parsed arguments and
+returns the exit status.
 """
 
 from __future__ import annotations
@@ -11,25 +13,31 @@ import argparse
 import sys
 import time
 from collections.abc import Sequence
+from typing import TextIO
 
 from . import __version__
 from ._compare import (
-    INNER_SPLITS,
     METRICS,
     MODELS,
-    MOE_N_EXPERTS_GRID,
     CompareError,
-    can_encode,
+    ModelUnavailable,
     check_n_splits,
-    check_out_path,
     evaluate,
-    format_table,
     load_csv,
     load_default,
+    make_cv,
     make_model,
     rank,
     resolve_models,
     summarise_params,
+)
+from ._compare_models import DESCRIPTIONS, INNER_SPLITS
+from ._compare_report import (
+    can_encode,
+    check_out_path,
+    check_plot_path,
+    format_table,
+    plot_scores,
     write_results,
 )
 
@@ -50,52 +58,145 @@ def _int_at_least(minimum: int):
     return parse
 
 
+class _Progress:
+    """Progress of the run on stderr.
+
+    On a terminal (or with ``--progress``) a one-line bar over every fit of
+    every model, redrawn in place; otherwise plain lines only. Either way each
+    model ends with a summary line.
+    """
+
+    def __init__(self, stream: TextIO, total: int, bar: bool, width: int = 24):
+        self.stream = stream
+        self.total = total
+        self.bar = bar
+        self.width = width
+        self.done = 0
+        self.start = time.perf_counter()
+        self._shown = 0
+
+    def _write(self, text: str) -> None:
+        self.stream.write(text)
+        self.stream.flush()
+
+    def _clear(self) -> None:
+        if self._shown:
+            self._write("\r" + " " * self._shown + "\r")
+            self._shown = 0
+
+    def draw(self, label: str) -> None:
+        """Redraw the bar (no-op without a bar)."""
+        if not self.bar:
+            return
+        frac = self.done / self.total if self.total else 1.0
+        filled = int(round(frac * self.width))
+        elapsed = time.perf_counter() - self.start
+        text = (f"[{'#' * filled}{'.' * (self.width - filled)}] {self.done}/"
+                f"{self.total} fits  {label}  {elapsed:.0f} s")
+        self._write("\r" + text.ljust(self._shown))
+        self._shown = len(text)
+
+    def start_model(self, head: str) -> None:
+        """A model starts: draw the bar, or print the line's beginning."""
+        if self.bar:
+            self.draw(head)
+        else:
+            self._write(f"{head} ...")
+
+    def fold_done(self, label: str) -> None:
+        self.done += 1
+        self.draw(label)
+
+    def end_model(self, head: str, summary: str, notes: Sequence[str]) -> None:
+        """Finish a model's line (and its notes) above the bar."""
+        if self.bar:
+            self._clear()
+            self._write(f"{head}, {summary}\n")
+        else:
+            self._write(f" {summary}\n")
+        for note in notes:
+            self._write(f"      {note}\n")
+
+    def note(self, text: str) -> None:
+        self._clear()
+        self._write(text + "\n")
+
+    def close(self) -> None:
+        self._clear()
+
+
 _COMPARE_DESCRIPTION = """\
-Cross-validate a mixture of experts against standard regressors.
+Cross-validate mixtures of experts against standard models.
 
-Runs a repeated K-fold cross-validation (sklearn RepeatedKFold) of each model
-on the motorcycle crash helmet data (mcycle, the default) or on a CSV file,
-and prints a table of mean ± std of R², RMSE and fit time per model, best R²
-first. Progress goes to stderr, the table to stdout. Exit status: 0 done,
-1 a model failed on every fold, 2 a usage or data error.
+Runs a repeated K-fold cross-validation (stratified for classification) of
+each model on the motorcycle crash helmet data (mcycle, the default) or on a
+CSV file, and prints a table of mean ± std of the scores and fit time per
+model, best first: R² and RMSE for regression, accuracy, balanced accuracy and
+log-loss for classification. The task follows the target (--task overrides).
+Progress goes to stderr (a bar on a terminal), the table to stdout. Exit
+status: 0 done, 1 a model failed on every fold, 2 a usage or data error.
 """
 
-_COMPARE_EPILOG = f"""\
-the models:
-  MoE       MixtureOfExpertsRegressor on standardised inputs; n_experts chosen
-            by an inner {INNER_SPLITS}-fold grid search over {MOE_N_EXPERTS_GRID}
-            (or fixed by --n-experts)
-  CART      DecisionTreeRegressor, max_depth and min_samples_leaf by an inner
-            {INNER_SPLITS}-fold grid search
-  Stacking  StackingRegressor of ridge, CART and k-NN (standardised), RidgeCV
-            on top
-  Linear    LinearRegression
-Fit times include these inner cross-validations.
 
-examples:
-  skmoe compare
-  skmoe compare --data houses.csv --target price --n-repeats 1
-  skmoe compare --models MoE,Linear --n-experts 4 --out results.json
-"""
+def _epilog() -> str:
+    lines = ["the models (skmoe models are skipped, with a note, when this "
+             "version of", "skmoe does not have them):"]
+    for name, text in DESCRIPTIONS.items():
+        words, line = text.split(), ""
+        first = True
+        for w in words:
+            if len(line) + len(w) + 1 > 58:
+                lines.append(f"  {name if first else '':<18}{line}")
+                first, line = False, w
+            else:
+                line = f"{line} {w}" if line else w
+        lines.append(f"  {name if first else '':<18}{line}")
+    lines += [
+        "Fit times include these inner cross-validations.",
+        "",
+        "task inference (--task auto): a target with non-numeric values, or with",
+        "at most 10 distinct integer values that repeat (no more than one per",
+        "two rows), is a classification target; anything else is regression.",
+        "",
+        "examples:",
+        "  skmoe compare",
+        "  skmoe compare --data houses.csv --target price --n-repeats 1",
+        "  skmoe compare --data churn.csv --target churned --one-hot",
+        "  skmoe compare --models MoE,CART --n-experts 4 --out results.json",
+        "  skmoe compare --plot scores.png --out results.csv",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def _add_compare_parser(commands) -> argparse.ArgumentParser:
     p = commands.add_parser(
         "compare",
-        help="cross-validate MoE against CART, stacking and linear regression",
+        help="cross-validate MoE and HME against CART, stacking, gradient "
+             "boosting and linear models",
         description=_COMPARE_DESCRIPTION,
-        epilog=_COMPARE_EPILOG,
+        epilog=_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     data = p.add_argument_group("data")
     data.add_argument(
         "--data", metavar="FILE.csv",
-        help="CSV file with a header row; numeric columns only, no missing "
-             "values (default: the mcycle data shipped with skmoe)",
+        help="CSV file with a header row; numeric features (or --one-hot), no "
+             "missing values (default: the mcycle data shipped with skmoe)",
     )
     data.add_argument(
         "--target", metavar="COLUMN",
         help="column of --data to predict; all other columns are features",
+    )
+    data.add_argument(
+        "--task", choices=("auto", "regression", "classification"),
+        default="auto",
+        help="regression or classification; auto decides from the target "
+             "(default: %(default)s)",
+    )
+    data.add_argument(
+        "--one-hot", action="store_true",
+        help="encode non-numeric feature columns as 0/1 indicator columns "
+             "(one per category) instead of failing",
     )
     data.add_argument(
         "--sep", default=",", metavar="CHAR",
@@ -112,7 +213,8 @@ def _add_compare_parser(commands) -> argparse.ArgumentParser:
                      help="seed of the folds and of the models "
                           "(default: %(default)s)")
     cvg.add_argument("--n-jobs", type=int, default=None, metavar="N",
-                     help="parallel fits (joblib; -1 = all cores; default: 1)")
+                     help="folds fitted in parallel (joblib; -1 = all cores; "
+                          "default: 1); each fit itself runs on one thread")
     mg = p.add_argument_group("models")
     mg.add_argument(
         "--models", nargs="+", metavar="NAME",
@@ -124,80 +226,149 @@ def _add_compare_parser(commands) -> argparse.ArgumentParser:
         help="fix the number of experts of MoE instead of choosing it by "
              "inner cross-validation",
     )
-    p.add_argument(
+    mg.add_argument(
+        "--depth", type=_int_at_least(1), default=None, metavar="D",
+        help="fix the depth of HME instead of choosing it by inner "
+             "cross-validation",
+    )
+    og = p.add_argument_group("output")
+    og.add_argument(
         "--out", metavar="FILE",
         help="also write the results to FILE, CSV or JSON by its extension "
              "(.csv: one summary row per model; .json: also the per-fold "
              "scores and chosen hyper-parameters)",
     )
+    og.add_argument(
+        "--plot", metavar="FILE.png",
+        help="also draw the fold scores of every model (box plots, one panel "
+             "per metric) to FILE (.png, .pdf or .svg; needs matplotlib)",
+    )
+    og.add_argument(
+        "--progress", action=argparse.BooleanOptionalAction, default=None,
+        help="show a progress bar on stderr (default: only when stderr is a "
+             "terminal)",
+    )
     p.set_defaults(func=_run_compare)
     return p
 
 
-def _run_compare(args: argparse.Namespace) -> int:
-    """``skmoe compare``: raises CompareError on a user error, before any fit."""
-    from sklearn.model_selection import RepeatedKFold
-
-    start = time.perf_counter()
-    task = "regression"
-    names = resolve_models(args.models)
-    if args.out:
-        check_out_path(args.out)
+def _load(args: argparse.Namespace):
     if args.data is None:
         if args.target is not None:
             raise CompareError("--target needs --data (the default data set "
                                "is mcycle, target 'accel').")
-        ds = load_default()
-    else:
-        if args.target is None:
-            raise CompareError("--data needs --target: the column to predict.")
-        ds = load_csv(args.data, args.target, sep=args.sep)
-    check_n_splits(ds.n_samples, args.n_splits)
+        if args.task == "classification":
+            raise CompareError("--task classification needs --data: the default "
+                               "data set, mcycle, is a regression problem.")
+        return load_default()
+    if args.target is None:
+        raise CompareError("--data needs --target: the column to predict.")
+    return load_csv(args.data, args.target, sep=args.sep, task=args.task,
+                    one_hot=args.one_hot)
+
+
+def _build_models(names, task, args):
+    """``[(name, estimator)]`` and ``{name: reason}`` of the skipped ones."""
+    models, skipped = [], {}
+    for name in names:
+        try:
+            est = make_model(name, task, args.random_state,
+                             n_experts=args.n_experts, depth=args.depth)
+        except ModelUnavailable as exc:
+            skipped[name] = str(exc)
+            continue
+        models.append((name, est))
+    if not models:
+        reasons = "; ".join(f"{n}: {r}" for n, r in skipped.items())
+        raise CompareError(f"no model can run for {task} ({reasons}).")
+    return models, skipped
+
+
+def _summary(res, took: float, first) -> str:
+    if res.error is not None:
+        return f"failed after {took:.1f} s: {res.error}"
+    msg = f"{took:.1f} s, {first.ascii_label} {res.mean(first.key):.3f}"
+    if res.n_failed:
+        msg += f", {res.n_failed} of {res.n_fits} fits failed"
+    return msg
+
+
+def _notes(res) -> list[str]:
+    notes = []
+    if res.best_params:
+        notes.append(f"chosen: {summarise_params(res.best_params)}")
+    if res.n_failed and res.error is None:
+        notes += [f"fit error: {e}" for e in res.fold_errors[:2]]
+    notes += [f"warning: {w}" for w in res.warnings[:3]]
+    if len(res.warnings) > 3:
+        notes.append(f"... {len(res.warnings) - 3} more distinct warnings")
+    return notes
+
+
+def _run_compare(args: argparse.Namespace) -> int:
+    """``skmoe compare``: raises CompareError on a user error, before any fit."""
+    start = time.perf_counter()
+    names = resolve_models(args.models)
+    if args.out:
+        check_out_path(args.out)
+    if args.plot:
+        check_plot_path(args.plot)
+    ds = _load(args)
+    task = ds.task
+    check_n_splits(ds, args.n_splits)
+    models, skipped = _build_models(names, task, args)
 
     stdout, stderr = sys.stdout, sys.stderr
-    cv = RepeatedKFold(n_splits=args.n_splits, n_repeats=args.n_repeats,
-                       random_state=args.random_state)
+    cv = make_cv(task, args.n_splits, args.n_repeats, args.random_state)
     n_fits = args.n_splits * args.n_repeats
+    bar = args.progress if args.progress is not None else stderr.isatty()
+    progress = _Progress(stderr, n_fits * len(models), bar)
+    if args.data is not None:
+        how = ds.task_reason if args.task == "auto" else "set by --task"
+        other = "regression" if task == "classification" else "classification"
+        text_labels = ds.y.dtype.kind in "US"  # cannot be read as numbers
+        hint = (f"; --task {other} to override"
+                if args.task == "auto" and not text_labels else "")
+        progress.note(f"task: {task} (target {ds.target_name!r}: {how}{hint})")
+    for name, reason in skipped.items():
+        progress.note(f"note: {name} skipped: {reason}")
     first = METRICS[task][0]
     results = []
-    for i, name in enumerate(names, start=1):
-        est = make_model(name, task, args.random_state, n_experts=args.n_experts)
-        print(f"[{i}/{len(names)}] {name}: {n_fits} fits ...", end="",
-              file=stderr, flush=True)
-        t0 = time.perf_counter()
-        res = evaluate(name, est, ds.X, ds.y, cv, task=task, n_jobs=args.n_jobs)
-        took = time.perf_counter() - t0
-        if res.error is not None:
-            print(f" failed after {took:.1f} s: {res.error}", file=stderr)
-        else:
-            msg = f" {took:.1f} s, {first.ascii_label} {res.mean(first.key):.3f}"
-            if res.n_failed:
-                msg += f", {res.n_failed} of {res.n_fits} fits failed"
-            print(msg, file=stderr)
-        if res.best_params:
-            print(f"      chosen: {summarise_params(res.best_params)}", file=stderr)
-        for w in res.warnings[:3]:
-            print(f"      warning: {w}", file=stderr)
-        if len(res.warnings) > 3:
-            print(f"      ... {len(res.warnings) - 3} more distinct warnings",
-                  file=stderr)
-        results.append(res)
+    try:
+        for i, (name, est) in enumerate(models, start=1):
+            label = f"[{i}/{len(models)}] {name}"
+            head = f"{label}: {n_fits} fits"
+            progress.start_model(head)
+            t0 = time.perf_counter()
+            res = evaluate(
+                name, est, ds.X, ds.y, cv, task=task, n_jobs=args.n_jobs,
+                callback=lambda done, total, lab=label: progress.fold_done(
+                    f"{lab} fold {done}/{total}"),
+            )
+            progress.end_model(head, _summary(res, time.perf_counter() - t0, first),
+                               _notes(res))
+            results.append(res)
+    finally:
+        progress.close()
 
     ranked = rank(results, task)
     unicode = can_encode(stdout, "R² ±")
     print(ds.describe(), file=stdout)
-    print(f"{args.n_splits}-fold cross-validation repeated {args.n_repeats} "
-          f"time{'s' if args.n_repeats > 1 else ''} (random_state="
-          f"{args.random_state}); mean {'±' if unicode else '+/-'} std over "
-          f"{n_fits} fits", file=stdout)
+    cv_kind = "stratified " if task == "classification" else ""
+    print(f"{task}: {args.n_splits}-fold {cv_kind}cross-validation repeated "
+          f"{args.n_repeats} time{'s' if args.n_repeats > 1 else ''} "
+          f"(random_state={args.random_state}); mean {'±' if unicode else '+/-'} "
+          f"std over {n_fits} fits", file=stdout)
     print(file=stdout)
     print(format_table(ranked, task, unicode=unicode), file=stdout)
     print(file=stdout)
     if any(r.n_failed for r in ranked):
         print("* some fits failed; their scores are left out (see stderr).",
               file=stdout)
-    print("Fit times include any inner cross-validation (tuning, stacking).",
-          file=stdout)
+    for name, reason in skipped.items():
+        print(f"{name} skipped: {reason}.", file=stdout)
+    print(f"Fit times include any inner cross-validation (tuning: "
+          f"{INNER_SPLITS}-fold; stacking).", file=stdout)
     total = time.perf_counter() - start
     print(f"Total time: {total:.1f} s", file=stdout)
 
@@ -211,21 +382,42 @@ def _run_compare(args: argparse.Namespace) -> int:
                 "features": list(ds.feature_names),
                 "n_samples": ds.n_samples,
                 "n_features": ds.n_features,
+                "classes": ds.classes,
             },
             "cv": {
                 "n_splits": args.n_splits,
                 "n_repeats": args.n_repeats,
                 "random_state": args.random_state,
+                "stratified": task == "classification",
             },
+            "skipped": skipped,
             "total_time": total,
         }
         write_results(args.out, ranked, meta=meta, task=task)
         print(f"results written to {args.out}", file=stderr)
+    if args.plot:
+        title = (f"{ds.name} ({task}): {args.n_splits}-fold CV x "
+                 f"{args.n_repeats}, {n_fits} fits per model")
+        plot_scores(args.plot, ranked, task=task, title=title)
+        print(f"plot written to {args.plot}", file=stderr)
     return 1 if any(r.error is not None for r in ranked) else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The top-level parser with one subparser per command."""
+    """The top-level parser with one subparser per command.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The ``skmoe`` parser; ``parse_args(...).func(args)`` runs a command.
+
+    Examples
+    --------
+    >>> from skmoe.__main__ import build_parser
+    >>> args = build_parser().parse_args(["compare", "--task", "regression"])
+    >>> args.command, args.task, args.n_splits
+    ('compare', 'regression', 5)
+    """
     parser = argparse.ArgumentParser(
         prog="skmoe",
         description=(
@@ -278,7 +470,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"skmoe {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"skmoe {args.command}: interrupted", file=sys.stderr)
+        print(f"\nskmoe {args.command}: interrupted", file=sys.stderr)
         return 130
 
 

@@ -1,21 +1,18 @@
-"""The ``skmoe compare`` command: cross-validate a mixture of experts against
-standard regressors on the motorcycle data or on a user's CSV file.
+"""The engine of ``skmoe compare``: cross-validate mixtures of experts against
+standard models on the motorcycle data or on a user's CSV file.
 
-The module has four parts, each usable on its own:
+Three parts, each usable on its own:
 
-- data: :func:`load_csv` reads a CSV file with the standard library and checks
-  it (numeric columns, no missing or infinite values, enough rows);
-- models: :data:`MODELS` maps a display name to a factory
-  ``factory(task, random_state, **options) -> estimator``; adding a model is
-  one factory function and one line in the registry;
-- evaluation: :func:`evaluate` runs ``cross_validate`` with ``RepeatedKFold``
-  for one model and returns a :class:`ModelResult`;
-- reporting: :func:`format_table` (plain text) and :func:`write_results`
-  (CSV or JSON).
+- data: :func:`load_csv` reads a CSV file with the standard library, checks it
+  (numeric features or ``one_hot``, no missing or infinite values, enough
+  rows) and infers the task from the target (:func:`infer_task`);
+- models: the registry :data:`MODELS` (``skmoe/_compare_models.py``);
+  :func:`resolve_models` reads the user's choice, :func:`make_model` builds one;
+- evaluation: :func:`evaluate` fits and scores one model on every fold
+  (reporting progress through a callback) and returns a :class:`ModelResult`.
 
-The command line itself (argparse, progress, exit codes) is in
-``skmoe/__main__.py``.
-
+Tables, result files and the score plot are in ``skmoe/_compare_report.py``;
+the command line (argparse, progress bar, exit codes) in ``skmoe/__main__.py``.
 User errors (bad file, bad column, bad option) raise :class:`CompareError`,
 which the command prints as one line on stderr with exit status 2.
 """
@@ -23,48 +20,51 @@ which the command prints as one line on stderr with exit status 2.
 from __future__ import annotations
 
 import csv
-import json
 import math
 import os
+import time
 import warnings
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TextIO
 
 import numpy as np
+
+from ._compare_models import INNER_SPLITS, MODELS, ModelUnavailable
 
 __all__ = [
     "METRICS",
     "MODELS",
+    "TASKS",
     "CompareError",
     "Dataset",
+    "Metric",
     "ModelResult",
-    "can_encode",
+    "ModelUnavailable",
     "check_n_splits",
-    "check_out_path",
     "evaluate",
-    "format_table",
+    "infer_task",
     "load_csv",
     "load_default",
+    "make_cv",
     "make_model",
     "rank",
     "resolve_models",
     "summarise_params",
-    "write_results",
 ]
 
-#: Tasks the command knows. Classification comes with a later ``--task``.
-TASKS = ("regression",)
+#: Tasks the command knows.
+TASKS = ("regression", "classification")
 
 #: Strings read as a missing value in a CSV cell (compared case-insensitively).
 _MISSING = frozenset({"", "na", "nan", "n/a", "null", "none"})
 
-#: Hyper-parameter grids of the tuned models (kept small: the default run on
-#: mcycle must stay well under a minute on two cores).
-MOE_N_EXPERTS_GRID = (2, 3, 4, 6, 8)
-CART_GRID = {"max_depth": [2, 3, 4, 6, None], "min_samples_leaf": [1, 5, 10, 20]}
-INNER_SPLITS = 5
+#: With ``task="auto"``, an integer-valued target with at most this many
+#: distinct values is read as class labels.
+AUTO_MAX_CLASSES = 10
+
+#: A one-hot encoded column may have at most this many categories.
+MAX_CATEGORIES = 100
 
 
 class CompareError(Exception):
@@ -74,13 +74,15 @@ class CompareError(Exception):
 # --------------------------------------------------------------------- data
 @dataclass(frozen=True)
 class Dataset:
-    """A numeric regression data set with its provenance."""
+    """A numeric data set with its task and provenance."""
 
     X: np.ndarray
     y: np.ndarray
     feature_names: tuple[str, ...]
     target_name: str
     name: str
+    task: str = "regression"
+    task_reason: str = ""
 
     @property
     def n_samples(self) -> int:
@@ -90,11 +92,22 @@ class Dataset:
     def n_features(self) -> int:
         return self.X.shape[1]
 
+    @property
+    def classes(self) -> list:
+        """Sorted class labels (classification), else an empty list."""
+        if self.task != "classification":
+            return []
+        return [v.item() if isinstance(v, np.generic) else v
+                for v in np.unique(self.y)]
+
     def describe(self) -> str:
-        """One line: name, shape and target."""
+        """One line: name, shape, target and task."""
         f = "feature" if self.n_features == 1 else "features"
-        return (f"{self.name}: {self.n_samples} samples, {self.n_features} {f}, "
+        text = (f"{self.name}: {self.n_samples} samples, {self.n_features} {f}, "
                 f"target {self.target_name!r}")
+        if self.task == "classification":
+            text += f" ({len(self.classes)} classes)"
+        return text
 
 
 def load_default() -> Dataset:
@@ -157,8 +170,89 @@ def _read_rows(path: str, sep: str) -> tuple[list[str], list[list[str]]]:
     return header, body
 
 
-def load_csv(path: str, target: str, *, sep: str = ",") -> Dataset:
-    """Read a numeric regression data set from a CSV file with a header row.
+def infer_task(cells: Sequence[str]) -> tuple[str, str]:
+    """``(task, reason)`` from a target column's cells (missing cells skipped).
+
+    Classification when a value is not a number, or when every value is an
+    integer, there are at most ``AUTO_MAX_CLASSES`` distinct values and they
+    repeat (at most one distinct value per two rows); regression otherwise.
+
+    Examples
+    --------
+    >>> from skmoe._compare import infer_task
+    >>> infer_task(["1.5", "2.25", "3"])[0]
+    'regression'
+    >>> infer_task(["yes", "no", "yes"])
+    ('classification', "its values are not numbers (e.g. 'yes')")
+    >>> infer_task(["0", "1", "1", "0"])[0]
+    'classification'
+    >>> infer_task(["0", "1", "2", "3"])[0]  # distinct integers: a quantity
+    'regression'
+    """
+    values = []
+    for c in cells:
+        v = _parse_cell(c)
+        if v is None:
+            return "classification", f"its values are not numbers (e.g. {c.strip()!r})"
+        if not math.isnan(v):
+            values.append(v)
+    distinct = set(values)
+    if (distinct and all(float(v).is_integer() for v in distinct)
+            and len(distinct) <= AUTO_MAX_CLASSES
+            and 2 * len(distinct) <= len(values)):
+        return "classification", (f"it has {len(distinct)} distinct integer "
+                                  f"values in {len(values)} rows")
+    return "regression", "its values are numbers, not a few repeated integers"
+
+
+def _target_values(name: str, cells: list[str], task: str) -> np.ndarray:
+    """The target as floats (regression: NaN where missing, checked later
+    with the features) or class labels (classification)."""
+    parsed = [_parse_cell(c) for c in cells]
+    if task == "regression":
+        bad = [c for c, v in zip(cells, parsed) if v is None]
+        if bad:
+            raise CompareError(
+                f"target column {name!r} is not numeric (value {bad[0].strip()!r}); "
+                "regression needs a numeric target (or use --task classification "
+                "to treat its values as classes)."
+            )
+        return np.array(parsed, dtype=np.float64)
+    missing = sum(1 for v in parsed if v is not None and math.isnan(v))
+    if missing:
+        raise CompareError(
+            f"missing values in the target column {name!r} ({missing} "
+            f"row{'s' if missing > 1 else ''}); drop those rows first."
+        )
+    if all(v is not None and float(v).is_integer() for v in parsed):
+        return np.array(parsed, dtype=np.float64).astype(np.int64)
+    return np.array([c.strip() for c in cells])  # labels as text
+
+
+def _one_hot(name: str, cells: list[str]) -> tuple[np.ndarray, list[str]]:
+    """Indicator columns (one per category, sorted) and their names."""
+    values = [c.strip() for c in cells]
+    missing = sum(1 for v in values if v.lower() in _MISSING)
+    if missing:
+        raise CompareError(
+            f"missing values in the categorical column {name!r} ({missing} "
+            f"row{'s' if missing > 1 else ''}); fill or drop them first."
+        )
+    categories = sorted(set(values))
+    if len(categories) > MAX_CATEGORIES:
+        raise CompareError(
+            f"column {name!r} has {len(categories)} distinct values: one-hot "
+            f"encoding makes at most {MAX_CATEGORIES} columns; drop it or encode "
+            "it yourself."
+        )
+    codes = np.searchsorted(np.array(categories), np.array(values))
+    return (np.eye(len(categories))[codes],
+            [f"{name}={c}" for c in categories])
+
+
+def load_csv(path: str, target: str, *, sep: str = ",", task: str = "auto",
+             one_hot: bool = False) -> Dataset:
+    """Read a data set from a CSV file with a header row.
 
     Parameters
     ----------
@@ -168,19 +262,26 @@ def load_csv(path: str, target: str, *, sep: str = ",") -> Dataset:
         The column to predict; every other column is a feature.
     sep : str, default=","
         Field separator.
+    task : {"auto", "regression", "classification"}, default="auto"
+        "auto" reads the target as classes when it is not numeric or has at
+        most ``AUTO_MAX_CLASSES`` distinct integer values (:func:`infer_task`).
+    one_hot : bool, default=False
+        Encode non-numeric feature columns as 0/1 indicator columns (one per
+        category, named ``column=value``); without it they are an error.
 
     Returns
     -------
     Dataset
-        Features as a float64 array, the target as a float64 vector.
+        Features as a float64 array; the target as float64 (regression) or
+        as class labels (classification: integers or strings).
 
     Raises
     ------
     CompareError
         The file is missing or unreadable, the target column is absent
-        (the message lists the columns), a column is not numeric (encode it
-        first), a value is missing or infinite (impute or drop it), or there
-        are fewer than two rows.
+        (the message lists the columns), a feature column is not numeric and
+        ``one_hot`` is False, a value is missing or infinite, or there are
+        fewer than two rows.
     """
     header, body = _read_rows(path, sep)
     if target not in header:
@@ -194,40 +295,50 @@ def load_csv(path: str, target: str, *, sep: str = ",") -> Dataset:
         raise CompareError(f"{path!r} has no feature columns besides {target!r}.")
     if len(body) < 2:
         raise CompareError(f"{path!r} has {len(body)} data row(s); need more.")
+    j_target = header.index(target)
+    target_cells = [row[j_target] for row in body]
+    reason = "set by --task"
+    if task == "auto":
+        task, reason = infer_task(target_cells)
+    elif task not in TASKS:
+        raise CompareError(f"unknown task {task!r}; known: auto, {', '.join(TASKS)}.")
+    y = _target_values(target, target_cells, task)
 
-    values = np.empty((len(body), len(header)), dtype=np.float64)
-    non_numeric = []
+    blocks, names, non_numeric = [], [], []
+    checked, checked_names = [], []  # numeric columns in file order
     for j, name in enumerate(header):
-        for i, row in enumerate(body):
-            v = _parse_cell(row[j])
-            if v is None:
-                non_numeric.append((name, row[j].strip()))
-                break
-            values[i, j] = v
+        if j == j_target:
+            if task == "regression":
+                checked.append(y[:, None])
+                checked_names.append(name)
+            continue
+        cells = [row[j] for row in body]
+        col = [_parse_cell(c) for c in cells]
+        bad = next((c.strip() for c, v in zip(cells, col) if v is None), None)
+        if bad is None:
+            blocks.append(np.array(col, dtype=np.float64)[:, None])
+            names.append(name)
+            checked.append(blocks[-1])
+            checked_names.append(name)
+        elif one_hot:
+            block, block_names = _one_hot(name, cells)
+            blocks.append(block)
+            names.extend(block_names)
+        else:
+            non_numeric.append((name, bad))
     if non_numeric:
-        bad_target = [(n, v) for n, v in non_numeric if n == target]
-        if bad_target:
-            raise CompareError(
-                f"target column {target!r} is not numeric (value "
-                f"{bad_target[0][1]!r}); regression needs a numeric target."
-            )
-        names = [n for n, _ in non_numeric]
         example = non_numeric[0]
         raise CompareError(
-            f"non-numeric feature column(s) {_quote_list(names)} (e.g. "
-            f"{example[0]!r} = {example[1]!r}); encode them as numbers first "
-            "(e.g. one-hot or ordinal codes) or drop them."
+            f"non-numeric feature column(s) {_quote_list([n for n, _ in non_numeric])}"
+            f" (e.g. {example[0]!r} = {example[1]!r}); pass --one-hot to encode "
+            "them as indicator columns, or encode (or drop) them first."
         )
-    _check_finite(values, header)
-    j = header.index(target)
-    features = tuple(h for k, h in enumerate(header) if k != j)
-    return Dataset(
-        X=np.ascontiguousarray(np.delete(values, j, axis=1)),
-        y=values[:, j].copy(),
-        feature_names=features,
-        target_name=target,
-        name=os.path.basename(path),
-    )
+    if checked:
+        _check_finite(np.hstack(checked), checked_names)
+    X = np.hstack(blocks)
+    return Dataset(X=np.ascontiguousarray(X), y=y, feature_names=tuple(names),
+                   target_name=target, name=os.path.basename(path), task=task,
+                   task_reason=reason)
 
 
 def _check_finite(values: np.ndarray, header: Sequence[str]) -> None:
@@ -250,26 +361,38 @@ def _check_finite(values: np.ndarray, header: Sequence[str]) -> None:
         )
 
 
-def _folds_ok(n_samples: int, n_splits: int) -> bool:
-    smallest_test = n_samples // n_splits
-    largest_test = -(-n_samples // n_splits)
-    return smallest_test >= 2 and n_samples - largest_test >= 2 * INNER_SPLITS
+# -------------------------------------------------------- cross-validation
+def _folds_ok(n: int, n_splits: int) -> bool:
+    """Regression: test folds of >= 2 rows, training sets of >= 2 per inner fold."""
+    smallest_test = n // n_splits
+    largest_test = -(-n // n_splits)
+    return smallest_test >= 2 and n - largest_test >= 2 * INNER_SPLITS
 
 
-def check_n_splits(n_samples: int, n_splits: int) -> None:
+def _class_folds_ok(count: int, n_splits: int) -> bool:
+    """Classification: a class in every outer fold and in every inner fold."""
+    return count >= n_splits and count - -(-count // n_splits) >= INNER_SPLITS
+
+
+def check_n_splits(ds: Dataset, n_splits: int) -> None:
     """Fail unless every fold can be scored and tuned.
 
-    Each test fold needs two rows for R² to be defined, and each training set
-    ``2 * INNER_SPLITS`` rows so that the inner tuning folds have two rows too.
+    Regression: each test fold needs two rows for R² to be defined, and each
+    training set ``2 * INNER_SPLITS`` rows so that the inner tuning folds have
+    two rows too. Classification: at least two classes, and each class needs
+    a row in every outer test fold and in every inner fold.
     """
-    if _folds_ok(n_samples, n_splits):
+    if ds.task == "classification":
+        return _check_class_counts(ds, n_splits)
+    n = ds.n_samples
+    if _folds_ok(n, n_splits):
         return
     msg = (
-        f"too few rows ({n_samples}) for {n_splits}-fold cross-validation: "
+        f"too few rows ({n}) for {n_splits}-fold cross-validation: "
         f"each test fold needs at least 2 rows and each training set at least "
         f"{2 * INNER_SPLITS} (for the inner {INNER_SPLITS}-fold tuning); "
     )
-    feasible = [k for k in range(2, n_samples + 1) if _folds_ok(n_samples, k)]
+    feasible = [k for k in range(2, n + 1) if _folds_ok(n, k)]
     if not feasible:
         need = 2
         while not any(_folds_ok(need, k) for k in range(2, need + 1)):
@@ -280,79 +403,43 @@ def check_n_splits(n_samples: int, n_splits: int) -> None:
     raise CompareError(msg + f"use --n-splits {k}, or more data.")
 
 
+def _check_class_counts(ds: Dataset, n_splits: int) -> None:
+    labels, counts = np.unique(ds.y, return_counts=True)
+    if labels.size < 2:
+        raise CompareError(
+            f"the target {ds.target_name!r} has a single class "
+            f"({labels[0].item()!r}); "
+            "classification needs at least two."
+        )
+    smallest = int(counts.min())
+    if _class_folds_ok(smallest, n_splits):
+        return
+    rare = labels[counts.argmin()]
+    rare = rare.item() if isinstance(rare, np.generic) else rare
+    msg = (
+        f"too few rows of class {rare!r} ({smallest}) for {n_splits}-fold "
+        f"cross-validation: each class needs a row in every test fold and at "
+        f"least {INNER_SPLITS} rows in each training set (for the inner "
+        f"{INNER_SPLITS}-fold tuning); "
+    )
+    feasible = [k for k in range(2, n_splits) if _class_folds_ok(smallest, k)]
+    if feasible:
+        raise CompareError(msg + f"use --n-splits {max(feasible)}, or more data.")
+    need = next(c for c in range(2, 10 * INNER_SPLITS + 10)
+                if _class_folds_ok(c, 2))
+    raise CompareError(msg + f"give every class at least {need} rows, or merge "
+                             "rare classes.")
+
+
+def make_cv(task: str, n_splits: int, n_repeats: int, random_state: int):
+    """Repeated K-fold (stratified for classification) outer cross-validation."""
+    from sklearn.model_selection import RepeatedKFold, RepeatedStratifiedKFold
+
+    cls = RepeatedStratifiedKFold if task == "classification" else RepeatedKFold
+    return cls(n_splits=n_splits, n_repeats=n_repeats, random_state=random_state)
+
+
 # ------------------------------------------------------------------ models
-def _inner_cv(random_state: int):
-    # Shuffled: the training rows reach the model in file order, which is
-    # often sorted (mcycle is sorted by time), and unshuffled folds would
-    # then test extrapolation instead of interpolation.
-    from sklearn.model_selection import KFold
-
-    return KFold(INNER_SPLITS, shuffle=True, random_state=random_state)
-
-
-def _moe(task: str, random_state: int, *, n_experts: int | None = None, **_):
-    """Mixture of experts on standardised inputs; n_experts by inner CV."""
-    from sklearn.model_selection import GridSearchCV
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    from ._moe import MixtureOfExpertsRegressor
-
-    moe = MixtureOfExpertsRegressor(n_experts=n_experts or 3,
-                                    random_state=random_state)
-    pipe = Pipeline([("scale", StandardScaler()), ("moe", moe)])
-    if n_experts is not None:
-        return pipe
-    return GridSearchCV(pipe, {"moe__n_experts": list(MOE_N_EXPERTS_GRID)},
-                        cv=_inner_cv(random_state))
-
-
-def _cart(task: str, random_state: int, **_):
-    """Decision tree (CART) tuned over depth and leaf size by inner CV."""
-    from sklearn.model_selection import GridSearchCV
-    from sklearn.tree import DecisionTreeRegressor
-
-    tree = DecisionTreeRegressor(random_state=random_state)
-    return GridSearchCV(tree, CART_GRID, cv=_inner_cv(random_state))
-
-
-def _stacking(task: str, random_state: int, **_):
-    """Stacking of ridge, CART and k-NN with a RidgeCV final estimator."""
-    from sklearn.ensemble import StackingRegressor
-    from sklearn.linear_model import Ridge, RidgeCV
-    from sklearn.neighbors import KNeighborsRegressor
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-    from sklearn.tree import DecisionTreeRegressor
-
-    estimators = [
-        ("ridge", make_pipeline(StandardScaler(), Ridge())),
-        ("cart", DecisionTreeRegressor(min_samples_leaf=5,
-                                       random_state=random_state)),
-        ("knn", make_pipeline(StandardScaler(), KNeighborsRegressor())),
-    ]
-    return StackingRegressor(estimators, final_estimator=RidgeCV(),
-                             cv=_inner_cv(random_state))
-
-
-def _linear(task: str, random_state: int, **_):
-    """Ordinary least squares."""
-    from sklearn.linear_model import LinearRegression
-
-    return LinearRegression()
-
-
-#: Model registry: display name -> ``factory(task, random_state, **options)``.
-#: Options are the command's tuning flags (now ``n_experts``); a factory takes
-#: those it uses and ignores the others.
-MODELS: dict[str, Callable[..., Any]] = {
-    "MoE": _moe,
-    "CART": _cart,
-    "Stacking": _stacking,
-    "Linear": _linear,
-}
-
-
 def resolve_models(names: Sequence[str] | None) -> list[str]:
     """Registry names for user-given names (case-insensitive, commas split)."""
     if not names:
@@ -381,7 +468,11 @@ def resolve_models(names: Sequence[str] | None) -> list[str]:
 
 
 def make_model(name: str, task: str, random_state: int, **options):
-    """Build the registered model ``name`` for ``task``."""
+    """Build the registered model ``name`` for ``task``.
+
+    Raises :class:`ModelUnavailable` when the model cannot serve ``task`` in
+    this version of skmoe (the caller skips it with a note).
+    """
     if task not in TASKS:
         raise CompareError(f"unknown task {task!r}; known: {', '.join(TASKS)}.")
     return MODELS[name](task, random_state, **options)
@@ -390,7 +481,7 @@ def make_model(name: str, task: str, random_state: int, **options):
 # -------------------------------------------------------------- evaluation
 @dataclass(frozen=True)
 class Metric:
-    """A reported score: ``value = sign * scorer(...)``."""
+    """A reported score: ``value = sign * scorer(estimator, X, y)``."""
 
     key: str
     label: str
@@ -398,13 +489,22 @@ class Metric:
     scorer: str
     sign: float
     higher_is_better: bool
+    #: Fixed decimals in the table, or None for four significant digits.
+    decimals: int | None = 3
 
 
 #: Metrics per task; the first one ranks the models.
 METRICS: dict[str, tuple[Metric, ...]] = {
     "regression": (
         Metric("r2", "R²", "R2", "r2", 1.0, True),
-        Metric("rmse", "RMSE", "RMSE", "neg_root_mean_squared_error", -1.0, False),
+        Metric("rmse", "RMSE", "RMSE", "neg_root_mean_squared_error", -1.0, False,
+               None),
+    ),
+    "classification": (
+        Metric("accuracy", "accuracy", "accuracy", "accuracy", 1.0, True),
+        Metric("balanced_accuracy", "balanced acc.", "balanced acc.",
+               "balanced_accuracy", 1.0, True),
+        Metric("log_loss", "log-loss", "log-loss", "neg_log_loss", -1.0, False),
     ),
 }
 
@@ -419,6 +519,7 @@ class ModelResult:
     best_params: list[dict] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
+    fold_errors: list[str] = field(default_factory=list)
 
     @property
     def n_fits(self) -> int:
@@ -442,13 +543,80 @@ class ModelResult:
         return float(ok.std()) if ok.size else math.nan
 
 
+@dataclass
+class _Fold:
+    scores: dict[str, float]
+    fit_time: float
+    best_params: dict | None
+    warnings: list[str]
+    error: str | None
+
+
 def _short_params(params: dict) -> dict:
     return {k.rsplit("__", 1)[-1]: v for k, v in params.items()}
 
 
-def _last_line(text: str) -> str:
+def _error_text(exc: BaseException) -> str:
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    return f"{type(exc).__name__}: {lines[-1]}" if lines else type(exc).__name__
+
+
+def _first_line(text, limit: int = 160) -> str:
     lines = [ln.strip() for ln in str(text).splitlines() if ln.strip()]
-    return lines[-1] if lines else type(text).__name__
+    line = lines[0] if lines else ""
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def _fit_and_score(estimator, X, y, train, test, metrics) -> _Fold:
+    """Fit a clone on ``train`` and score it on ``test``; never raises.
+
+    The fit runs on one thread (BLAS and OpenMP): every model gets the same
+    resources, and on small data threads cost more than they save. Folds run
+    in parallel with ``n_jobs`` instead.
+    """
+    from sklearn.base import clone
+    from sklearn.metrics import get_scorer
+    from threadpoolctl import threadpool_limits
+
+    est = clone(estimator)
+    nan_scores = {m.key: math.nan for m in metrics}
+    with warnings.catch_warnings(record=True) as caught, threadpool_limits(1):
+        warnings.simplefilter("always")
+        t0 = time.perf_counter()
+        try:
+            est.fit(X[train], y[train])
+            fit_time = time.perf_counter() - t0
+            scores = {m.key: m.sign * float(get_scorer(m.scorer)(est, X[test],
+                                                                  y[test]))
+                      for m in metrics}
+            error = None
+        except Exception as exc:  # a failing fit must not stop the others
+            fit_time, scores, error = math.nan, nan_scores, _error_text(exc)
+    best = getattr(est, "best_params_", None)
+    return _Fold(
+        scores=scores,
+        fit_time=fit_time,
+        best_params=_short_params(best) if best is not None else None,
+        warnings=[f"{w.category.__name__}: {_first_line(w.message)}"
+                  for w in caught],
+        error=error,
+    )
+
+
+def _run_folds(estimator, X, y, splits, metrics, n_jobs):
+    """Fold results in order, as they finish (joblib when ``n_jobs`` > 1)."""
+    if n_jobs in (None, 1):
+        for train, test in splits:
+            yield _fit_and_score(estimator, X, y, train, test, metrics)
+        return
+    from joblib import Parallel, delayed
+
+    tasks = (delayed(_fit_and_score)(estimator, X, y, tr, te, metrics)
+             for tr, te in splits)
+    try:
+        yield from Parallel(n_jobs=n_jobs, return_as="generator")(tasks)
+    except TypeError:  # joblib < 1.3: no generator output
+        yield from Parallel(n_jobs=n_jobs)(tasks)
 
 
 def evaluate(
@@ -460,66 +628,38 @@ def evaluate(
     *,
     task: str = "regression",
     n_jobs: int | None = None,
+    callback: Callable[[int, int], None] | None = None,
 ) -> ModelResult:
     """Cross-validate one estimator; failures are recorded, not raised.
 
-    A fit that fails scores NaN (and counts in ``n_failed``); when every fit
-    fails, ``error`` holds the last line of the reason. Warnings raised while
-    fitting are collected (distinct messages) instead of printed.
+    Each fold fits a clone of ``estimator`` and scores it with the task's
+    metrics (the same numbers as scikit-learn's ``cross_validate``). A fit
+    that fails scores NaN and counts in ``n_failed``; when every fit fails,
+    ``error`` holds the reason. Warnings raised while fitting are collected
+    (distinct messages, with counts) instead of printed. ``callback(done,
+    total)`` is called after every fold.
     """
-    from sklearn.model_selection import cross_validate
-
     metrics = METRICS[task]
-    n_fits = cv.get_n_splits(X, y)
-    keep = hasattr(estimator, "param_grid")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            cv_out = cross_validate(
-                estimator,
-                X,
-                y,
-                cv=cv,
-                scoring={m.key: m.scorer for m in metrics},
-                n_jobs=n_jobs,
-                error_score=np.nan,
-                return_estimator=keep,
-            )
-        except Exception as exc:  # a failing model must not stop the others
-            nan = np.full(n_fits, np.nan)
-            return ModelResult(
-                name=name,
-                scores={m.key: nan.copy() for m in metrics},
-                fit_time=nan.copy(),
-                warnings=_distinct(caught),
-                error=_last_line(exc),
-            )
-    scores = {m.key: m.sign * np.asarray(cv_out[f"test_{m.key}"], dtype=float)
-              for m in metrics}
-    best = []
-    if keep:
-        best = [_short_params(getattr(e, "best_params_", {}))
-                for e in cv_out["estimator"]]
+    splits = list(cv.split(X, y))
+    folds = []
+    for fold in _run_folds(estimator, X, y, splits, metrics, n_jobs):
+        folds.append(fold)
+        if callback is not None:
+            callback(len(folds), len(splits))
+    counts = Counter(w for f in folds for w in f.warnings)
+    errors = [f.error for f in folds if f.error is not None]
+    error_counts = Counter(errors)
     return ModelResult(
         name=name,
-        scores=scores,
-        fit_time=np.asarray(cv_out["fit_time"], dtype=float),
-        best_params=best,
-        warnings=_distinct(caught),
+        scores={m.key: np.array([f.scores[m.key] for f in folds], dtype=float)
+                for m in metrics},
+        fit_time=np.array([f.fit_time for f in folds], dtype=float),
+        best_params=[f.best_params for f in folds if f.best_params is not None],
+        warnings=[f"{msg} (x{c})" if c > 1 else msg for msg, c in counts.items()],
+        error=errors[-1] if len(errors) == len(folds) else None,
+        fold_errors=[f"{msg} (x{c})" if c > 1 else msg
+                     for msg, c in error_counts.items()],
     )
-
-
-def _first_line(text, limit: int = 160) -> str:
-    lines = [ln.strip() for ln in str(text).splitlines() if ln.strip()]
-    line = lines[0] if lines else ""
-    return line if len(line) <= limit else line[: limit - 3] + "..."
-
-
-def _distinct(caught) -> list[str]:
-    counts = Counter(
-        f"{w.category.__name__}: {_first_line(w.message)}" for w in caught
-    )
-    return [f"{msg} (x{c})" if c > 1 else msg for msg, c in counts.items()]
 
 
 def rank(results: Sequence[ModelResult], task: str = "regression"):
@@ -541,154 +681,3 @@ def summarise_params(best_params: Sequence[dict]) -> str:
         ", ".join(f"{k}={v}" for k, v in sorted(p.items())) for p in best_params
     )
     return "; ".join(f"{s} ({c}x)" for s, c in counts.most_common())
-
-
-# --------------------------------------------------------------- reporting
-def can_encode(stream: TextIO, text: str) -> bool:
-    """Whether ``stream``'s encoding can write ``text`` (else print ASCII)."""
-    encoding = getattr(stream, "encoding", None) or "ascii"
-    try:
-        text.encode(encoding)
-    except (UnicodeEncodeError, LookupError):
-        return False
-    return True
-
-
-def _decimals(values: Sequence[float], significant: int = 4) -> int:
-    finite = [abs(v) for v in values if math.isfinite(v) and v != 0]
-    if not finite:
-        return 3
-    digits = math.floor(math.log10(max(finite))) + 1
-    return min(max(significant - digits, 0), 6)
-
-
-def format_table(
-    results: Sequence[ModelResult],
-    task: str = "regression",
-    *,
-    unicode: bool = True,
-) -> str:
-    """Plain-text table of mean ± std per metric and fit time, one row a model.
-
-    Rows keep the order of ``results`` (rank them first).
-    """
-    pm = " ± " if unicode else " +/- "
-    metrics = METRICS[task]
-    columns = [(m.key, m.label if unicode else m.ascii_label) for m in metrics]
-    columns.append(("fit_time", "fit time (s)"))
-    decimals = {}
-    for key, _ in columns:
-        if key == "r2":
-            decimals[key] = 3
-        elif key == "fit_time":
-            decimals[key] = 3
-        else:
-            decimals[key] = _decimals([r.mean(key) for r in results])
-    header = ["model"] + [label for _, label in columns]
-    rows = []
-    for r in results:
-        cells = [r.name + ("*" if r.n_failed else "")]
-        for key, _ in columns:
-            mean, std = r.mean(key), r.std(key)
-            if r.error is not None or math.isnan(mean):
-                cells.append("failed")
-            else:
-                d = decimals[key]
-                cells.append(f"{mean:.{d}f}{pm}{std:.{d}f}")
-        rows.append(cells)
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-
-    def line(cells):
-        parts = [cells[0].ljust(widths[0])]
-        parts += [c.rjust(w) for c, w in zip(cells[1:], widths[1:])]
-        return "   ".join(parts).rstrip()
-
-    out = [line(header), line(["-" * w for w in widths])]
-    out += [line(row) for row in rows]
-    return "\n".join(out)
-
-
-def _clean(value):
-    """JSON-safe value: NaN and inf become None, numpy scalars Python ones."""
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return [_clean(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def results_records(results: Sequence[ModelResult], task: str = "regression"):
-    """One flat summary dict per model (the CSV rows)."""
-    keys = [m.key for m in METRICS[task]] + ["fit_time"]
-    records = []
-    for r in results:
-        rec: dict[str, Any] = {"model": r.name}
-        for k in keys:
-            rec[f"{k}_mean"] = r.mean(k)
-            rec[f"{k}_std"] = r.std(k)
-        rec["n_fits"] = r.n_fits
-        rec["n_failed"] = r.n_failed
-        records.append(rec)
-    return records
-
-
-def check_out_path(path: str) -> str:
-    """The output format ("csv" or "json") from the extension; fail early."""
-    ext = os.path.splitext(path)[1].lower()
-    if ext not in (".csv", ".json"):
-        raise CompareError(
-            f"--out {path!r}: the file name must end in .csv or .json."
-        )
-    parent = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(parent):
-        raise CompareError(f"--out {path!r}: directory {parent!r} does not exist.")
-    return ext[1:]
-
-
-def write_results(
-    path: str,
-    results: Sequence[ModelResult],
-    *,
-    meta: dict,
-    task: str = "regression",
-) -> None:
-    """Write the ranked results to ``path``, CSV or JSON by its extension.
-
-    CSV: one summary row per model (``model, r2_mean, r2_std, rmse_mean,
-    rmse_std, fit_time_mean, fit_time_std, n_fits, n_failed``). JSON: ``meta``
-    (data set and cross-validation settings) plus, per model, the summary,
-    the per-fit scores and fit times, the chosen hyper-parameters, warnings
-    and any error. NaN is written as an empty CSV cell or JSON ``null``.
-    """
-    fmt = check_out_path(path)
-    records = results_records(results, task)
-    try:
-        with open(path, "w", encoding="utf-8", newline="") as f:
-            if fmt == "csv":
-                writer = csv.DictWriter(f, fieldnames=list(records[0]))
-                writer.writeheader()
-                for rec in records:
-                    writer.writerow(
-                        {k: ("" if isinstance(v, float) and math.isnan(v) else v)
-                         for k, v in rec.items()}
-                    )
-            else:
-                models = []
-                for rec, r in zip(records, results):
-                    full = dict(rec)
-                    for k, v in r.scores.items():
-                        full[k] = v
-                    full["fit_time"] = r.fit_time
-                    full["best_params"] = r.best_params
-                    full["warnings"] = r.warnings
-                    full["error"] = r.error
-                    models.append(full)
-                doc = {**meta, "results": models}
-                json.dump(_clean(doc), f, indent=2)
-                f.write("\n")
-    except OSError as exc:
-        raise CompareError(f"cannot write {path!r}: {exc}") from None

@@ -23,10 +23,13 @@ def run_em(model, data, params, *, max_iter, tol, min_mass=0.0, callback=None):
     """Run EM from ``params`` until the mean log-likelihood changes by < ``tol``.
 
     Each iteration takes the M-step from the statistics of the last pass, then
-    one pass (E-step and statistics) with the new parameters. The experts'
-    M-step is exact and the gates' is one step; if the penalised log-likelihood
-    falls (possible for a Newton step of the gates) the gate step is halved
-    until it does not, ending at the old gates, where EM guarantees no decrease.
+    one pass (E-step and statistics) with the new parameters. Some parts of the
+    M-step are exact maximisers (Gaussian experts, the localised gate), others
+    one step (the softmax gates' Newton step, the IRLS step of logistic or
+    Poisson experts) or a fit that is not a maximiser (an estimator expert);
+    if the penalised log-likelihood falls, the inexact parts are moved back
+    (``model.interpolate``, the step halved) until it does not, ending at their
+    old values, where EM guarantees no decrease.
 
     Parameters
     ----------
@@ -62,7 +65,7 @@ def run_em(model, data, params, *, max_iter, tol, min_mass=0.0, callback=None):
         stats = model.statistics(data, new)
         ll_new = model.objective(stats, new)
         if not ll_new >= ll - MONOTONE_RTOL * abs(ll):
-            new, stats, ll_new = _backtrack_gate(model, data, params, new, ll)
+            new, stats, ll_new = _backtrack(model, data, params, new, ll)
         _check_finite(ll_new)
         if ll_new < ll:
             max_drop = max(max_drop, (ll - ll_new) / max(abs(ll), 1e-300))
@@ -78,12 +81,12 @@ def run_em(model, data, params, *, max_iter, tol, min_mass=0.0, callback=None):
                     max_drop)
 
 
-def _backtrack_gate(model, data, old, new, ll_old):
-    """Halve the gates' step until the objective is back above ``ll_old``."""
+def _backtrack(model, data, old, new, ll_old):
+    """Halve the inexact steps until the objective is back above ``ll_old``."""
     t = 1.0
     for i in range(_MAX_HALVINGS + 1):
         t = 0.5 * t if i < _MAX_HALVINGS else 0.0
-        trial = model.interpolate_gate(old, new, t)
+        trial = model.interpolate(old, new, t)
         stats = model.statistics(data, trial)
         ll = model.objective(stats, trial)
         if ll >= ll_old - MONOTONE_RTOL * abs(ll_old):

@@ -12,6 +12,7 @@ takes ``depth`` and ``branching`` instead of ``n_experts``, and a docstring.
 from numbers import Integral
 
 import numpy as np
+from sklearn.utils.validation import check_is_fitted
 
 from ._moe import MixtureOfExpertsRegressor
 from ._tree import GatingTree
@@ -94,11 +95,15 @@ class _HierarchicalMixin:
         start = tree.node_start
         self.n_experts_ = tree.n_leaves
         self.branching_ = tree.branching
-        self.node_gate_coef_ = [self.gate_coef_[start[j]:start[j + 1]].copy()
-                                for j in range(tree.n_nodes)]
-        self.node_gate_intercept_ = [
-            self.gate_intercept_[start[j]:start[j + 1]].copy()
-            for j in range(tree.n_nodes)]
+        if hasattr(self, "gate_coef_"):  # softmax gates (not the localised gate)
+            self.node_gate_coef_ = [self.gate_coef_[start[j]:start[j + 1]].copy()
+                                    for j in range(tree.n_nodes)]
+            self.node_gate_intercept_ = [
+                self.gate_intercept_[start[j]:start[j + 1]].copy()
+                for j in range(tree.n_nodes)]
+        else:
+            for name in ("node_gate_coef_", "node_gate_intercept_"):
+                self.__dict__.pop(name, None)
         # branch index of each slot inside its node
         branch = np.arange(tree.n_slots) - start[tree.slot_node]
         paths = [()]
@@ -109,8 +114,29 @@ class _HierarchicalMixin:
         self.expert_paths_ = branch[tree.leaf_path]
 
     def _expert_summary(self, leaf, names, n_features):
-        """Lines describing expert ``leaf`` (override per expert family)."""
-        return []
+        """Lines describing expert ``leaf``: one linear predictor per output
+        (regression: ``y``, Poisson: ``log E[y]``, classification: the logit of
+        every class), or the expert estimator's repr."""
+        if not hasattr(self, "coef_"):  # scikit-learn estimators as experts
+            return [repr(self.experts_[leaf])] if hasattr(self, "experts_") else []
+        coef = np.asarray(self.coef_[leaf])
+        coef = coef.reshape(-1, coef.shape[-1])
+        intercept = np.reshape(self.intercept_[leaf], -1)
+        m = coef.shape[0]
+        if hasattr(self, "classes_"):
+            labels = [f"logit[{c}]" for c in self.classes_]
+        else:
+            labels = ["y"] if getattr(self, "_y_1d", m == 1) else [
+                f"y{o}" for o in range(m)]
+            if getattr(self, "expert", None) == "poisson":
+                labels = [f"log E[{v}]" for v in labels]
+        noise = [""] * m
+        if hasattr(self, "noise_variance_"):
+            sd = np.sqrt(np.reshape(self.noise_variance_[leaf], -1))
+            noise = [f"  (noise sd {v:.3g})" for v in sd]
+        texts = [_linear_text(coef[o], intercept[o], names, n_features)
+                 for o in range(m)]
+        return [f"{labels[o]} = {texts[o]}{noise[o]}" for o in range(m)]
 
     def tree_summary(self, n_features: int = 3) -> str:
         """Readable description of the fitted tree of gates and experts.
@@ -127,11 +153,9 @@ class _HierarchicalMixin:
 
         Returns
         -------
-        summary : str
+        str
             One line per gate and per expert (more for multi-output experts).
         """
-        from sklearn.utils.validation import check_is_fitted
-
         check_is_fitted(self)
         names = _feature_names(self)
         tree = GatingTree(self._branching())
@@ -140,6 +164,8 @@ class _HierarchicalMixin:
         child = tree.slot_child
 
         def gate_text(j):
+            if not hasattr(self, "node_gate_coef_"):
+                return "localised (Gaussian) gate"
             W = self.node_gate_coef_[j]
             spread = W.max(axis=0) - W.min(axis=0)
             order = [f for f in np.argsort(-spread, kind="stable")[:n_features]
@@ -217,7 +243,7 @@ class HierarchicalMixtureOfExpertsRegressor(_HierarchicalMixin,
         CART tree grown with ``max_leaf_nodes=n_experts_`` to one expert, CART
         leaves in left-to-right order onto the experts in tree order (so late
         CART splits start under one gate); or labels of shape (n_samples,) or
-        responsibilities of shape (n_samples, n_experts_).
+        responsibilities of shape (n_samples, `n_experts_`).
     random_state : int, RandomState instance or None, default=None
         Seeds the initialisation.
     warm_start : bool, default=False
@@ -229,11 +255,41 @@ class HierarchicalMixtureOfExpertsRegressor(_HierarchicalMixin,
         Iterations between progress lines.
     n_jobs : int, default=None
         Threads of the E-step and of sparse prediction (None: 1, -1: all).
+    chunk_size : int, default=None
+        Rows per chunk of a streamed fit. With an int, or when ``X`` is a
+        ``numpy.memmap`` (65,536 rows when None), ``fit`` reads ``X`` chunk by
+        chunk and never copies it or forms an ``n_samples x n_experts`` array:
+        memory stays bounded by a few chunks plus the parameters (the
+        out-of-core fit). Dask input is always streamed by its row blocks, or
+        rechunked to ``chunk_size`` rows. A streamed fit initialises on a
+        random sample of at most 20,000 rows (with their rows of
+        ``init_params`` when it is an array), then runs EM on every row.
     top_k : int, default=None
         Sparse prediction: ``predict`` follows the gates best first down the
         tree and evaluates only the ``top_k`` most probable experts of each
         row (weights renormalised), never the other experts or the gates it
         does not reach. None (or ``n_experts_``) uses every expert.
+    expert : {"gaussian", "poisson"} or regressor, default="gaussian"
+        Expert family at the leaves, as for :class:`MixtureOfExpertsRegressor`:
+        linear-Gaussian, Poisson (log link, counts), or any scikit-learn
+        regressor whose ``fit`` takes ``sample_weight`` (generalised EM).
+    gate : {"softmax", "gaussian"}, default="softmax"
+        Gate of every node. The localised ("gaussian") gate serves flat
+        mixtures only, so it needs ``depth=1``.
+    gate_covariance_type : {"full", "diag"}, default="full"
+        Covariance of the localised gate (``gate="gaussian"`` only).
+    reg_covar : float, default=1e-6
+        Added to the diagonal of the localised gate's covariances.
+    gate_features : array-like of int or str, default=None
+        Columns of ``X`` the gates see (None: all).
+    expert_features : array-like of int or str, default=None
+        Columns of ``X`` the experts see (None: all).
+    device : {"cpu", "cuda", "auto"} or None, default=None
+        Where EM and prediction run, as for
+        :class:`MixtureOfExpertsRegressor`: None follows ``X`` (CuPy arrays
+        on their GPU, with the fitted attributes left there; ``to_numpy()``
+        copies them to the host), "cuda" the GPU for NumPy input too, "cpu"
+        the CPU, "auto" also the GPU for NumPy inputs of at least 1e6 values.
 
     Attributes
     ----------
@@ -241,14 +297,16 @@ class HierarchicalMixtureOfExpertsRegressor(_HierarchicalMixin,
         Number of experts (leaves), ``prod(branching_)``.
     branching_ : tuple of int
         Branching factor of every level, root first.
-    coef_ : ndarray of shape (n_experts_, n_features) or \
-            (n_experts_, n_outputs, n_features)
+    coef_ : ndarray of shape (`n_experts_`, n_features) or \
+            (`n_experts_`, n_outputs, n_features)
         Experts' slopes, experts in tree order (leaf ``l`` below gate path
         ``expert_paths_[l]``).
-    intercept_ : ndarray of shape (n_experts_,) or (n_experts_, n_outputs)
+    intercept_ : ndarray of shape (`n_experts_`,) or (`n_experts_`, n_outputs)
         Experts' intercepts.
-    noise_variance_ : ndarray of shape (n_experts_,) or (n_experts_, n_outputs)
+    noise_variance_ : ndarray of shape (`n_experts_`,) or (`n_experts_`, n_outputs)
         Experts' noise variances.
+    experts_ : list of estimators
+        Estimator experts only: the fitted clone of each expert, in tree order.
     gate_coef_ : ndarray of shape (n_slots, n_features)
         Slopes of all gates stacked: one row per branch ("slot"), gates in
         breadth-first order (root first); centred within each gate.
@@ -260,7 +318,7 @@ class HierarchicalMixtureOfExpertsRegressor(_HierarchicalMixin,
         Per-gate view of ``gate_intercept_``.
     node_paths_ : list of tuple of int
         Branches taken from the root to reach each gate (``()`` for the root).
-    expert_paths_ : ndarray of shape (n_experts_, depth)
+    expert_paths_ : ndarray of shape (`n_experts_`, depth)
         Branch taken at every level to reach each expert.
     converged_ : bool
         Whether the best run reached ``tol``.
@@ -268,11 +326,11 @@ class HierarchicalMixtureOfExpertsRegressor(_HierarchicalMixin,
         EM iterations of the best run.
     log_likelihood_ : float
         Final mean per-sample penalised log-likelihood of the best run.
-    log_likelihoods_ : ndarray of shape (n_iter_ + 1,)
+    log_likelihoods_ : ndarray of shape (`n_iter_` + 1,)
         Its history: after initialisation, then after every iteration.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when ``X`` has string column names.
 
     See Also
@@ -302,7 +360,7 @@ class HierarchicalMixtureOfExpertsRegressor(_HierarchicalMixin,
     >>> hme.n_experts_, len(hme.node_gate_coef_)
     (4, 3)
     >>> round(hme.score(X, y), 2)
-    1.0
+    0.99
     >>> print(hme.tree_summary(n_features=1))  # doctest: +ELLIPSIS
     HierarchicalMixtureOfExpertsRegressor: 4 experts, 3 gates, branching (2, 2)
     gate 0 (root): splits on x0 (...)
@@ -332,10 +390,24 @@ class HierarchicalMixtureOfExpertsRegressor(_HierarchicalMixin,
         verbose: int = 0,
         verbose_interval: int = 10,
         n_jobs: int | None = None,
+        chunk_size: int | None = None,
         top_k: int | None = None,
+        expert="gaussian",
+        gate: str = "softmax",
+        gate_covariance_type: str = "full",
+        reg_covar: float = 1e-6,
+        gate_features=None,
+        expert_features=None,
+        device: str | None = None,
     ):
         self.depth = depth
         self.branching = branching
+        self.expert = expert
+        self.gate = gate
+        self.gate_covariance_type = gate_covariance_type
+        self.reg_covar = reg_covar
+        self.gate_features = gate_features
+        self.expert_features = expert_features
         self.alpha = alpha
         self.gate_alpha = gate_alpha
         self.reg_var = reg_var
@@ -349,17 +421,9 @@ class HierarchicalMixtureOfExpertsRegressor(_HierarchicalMixin,
         self.verbose = verbose
         self.verbose_interval = verbose_interval
         self.n_jobs = n_jobs
+        self.chunk_size = chunk_size
         self.top_k = top_k
-
-    def _expert_summary(self, leaf, names, n_features):
-        coef = np.reshape(self.coef_[leaf], (self._n_outputs, -1))
-        intercept = np.reshape(self.intercept_[leaf], -1)
-        sd = np.sqrt(np.reshape(self.noise_variance_[leaf], -1))
-        if self._y_1d:
-            text = _linear_text(coef[0], intercept[0], names, n_features)
-            return [f"y = {text}  (noise sd {sd[0]:.3g})"]
-        return [f"y{o} = {_linear_text(coef[o], intercept[o], names, n_features)}"
-                f"  (noise sd {sd[o]:.3g})" for o in range(coef.shape[0])]
+        self.device = device
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):

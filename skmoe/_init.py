@@ -12,8 +12,8 @@ If CART stops early at a node (too few distinct rows, or a pure node), its
 largest box is split at the weighted median of its most spread-out
 standardised column of ``[X, Y]`` until there are enough boxes; if that too
 runs out of distinct rows, the boxes are spread over the node's branches and
-every row gets a small random share of every expert, so that no expert starts
-empty.
+every row gets a small pseudo-random share of every expert (a function of the
+row's values, so repeated rows start alike), so that no expert starts empty.
 """
 
 import numpy as np
@@ -107,7 +107,8 @@ def cart_resp(X, Y, sample_weight, branching, rng):
     ----------
     X : ndarray of shape (n_samples, n_features)
     Y : ndarray of shape (n_samples, n_outputs)
-        Targets (standardised per output here, so no output dominates).
+        Targets (several outputs are scaled to unit variance here, so that
+        none dominates CART's summed squared error).
     sample_weight : ndarray of shape (n_samples,)
     branching : tuple of int
         Branching factor of every level, root first.
@@ -117,7 +118,11 @@ def cart_resp(X, Y, sample_weight, branching, rng):
     n = X.shape[0]
     n_leaves = int(np.prod(branching))
     w = sample_weight
-    Ys = _standardise(Y, w)
+    Ys = Y
+    if Y.shape[1] > 1:  # CART adds the outputs' squared errors: same scale
+        sd = np.sqrt(np.average((Y - np.average(Y, axis=0, weights=w)) ** 2,
+                                axis=0, weights=w))
+        Ys = Y / np.where(sd > 0, sd, 1.0)
     Z = None
     groups = [np.arange(n)]
     for b in branching:
@@ -139,10 +144,21 @@ def cart_resp(X, Y, sample_weight, branching, rng):
     for leaf, rows in enumerate(groups):
         resp[rows, leaf] = 1.0
     if any(rows.size == 0 for rows in groups):
-        noise = rng.uniform(size=resp.shape)
-        noise /= noise.sum(axis=1, keepdims=True)
-        resp = (1.0 - _RANDOM_SHARE) * resp + _RANDOM_SHARE * noise
+        resp = (1.0 - _RANDOM_SHARE) * resp + _RANDOM_SHARE * _row_noise(X, n_leaves,
+                                                                       rng)
     return resp
+
+
+def _row_noise(X, n_leaves, rng):
+    """Pseudo-random responsibilities that are a function of each row's values.
+
+    Equal rows get equal draws, so a row of integer weight ``w`` and its ``w``
+    copies start alike (``sample_weight`` acts as repetition).
+    """
+    v = rng.standard_normal(X.shape[1])
+    phase = np.outer(X @ v, np.arange(1, n_leaves + 1)) * 997.0
+    noise = np.abs(np.sin(phase)) + 1e-3
+    return noise / noise.sum(axis=1, keepdims=True)
 
 
 def _split_largest(groups, Z, w, n_leaves):
@@ -153,8 +169,7 @@ def _split_largest(groups, Z, w, n_leaves):
     groups = list(groups)
     stuck = [False] * len(groups)
     while len(groups) < n_leaves:
-        mass = [-1.0 if s else float(w[g].sum()) + 1e-12 * g.size
-                for g, s in zip(groups, stuck)]
+        mass = [-1.0 if s else float(w[g].sum()) for g, s in zip(groups, stuck)]
         j = int(np.argmax(mass))
         if mass[j] < 0:
             break

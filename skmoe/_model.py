@@ -10,14 +10,15 @@ This layer sees arrays and small frozen parameter records, never an estimator.
 """
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ._kernels import _estep, _fused, _topk
 from ._kernels._config import PARALLEL_MIN_ROWS, effective_n_jobs, numba_threads
-from ._stats import augmented_grams
+from ._model_fused import family_block
+from ._stats import WeightedData, augmented_grams
 from ._xp_ops import leaf_log_prior, posterior, tree_log_softmax
 from .gates._softmax import (
     bohning_step,
@@ -29,6 +30,8 @@ from .gates._softmax import (
 
 # Rows per chunk of the statistics pass: the E-step's work arrays stay in cache.
 CHUNK_ROWS = 8192
+# Step halvings of one Newton step of an expert family at initialisation.
+_MAX_INIT_HALVINGS = 20
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,12 @@ class Stats:
         ``sum_i w_i h_ij [x, 1][x, 1]^T`` of every node (Böhning).
     hessians : list of ndarray or None
         Newton matrices of every node (Newton solver).
+    expert_stats : tuple of ndarray, WeightedData or None
+        Statistics of an expert family without Gram matrices (``fused`` is
+        False): the sums of its ``chunk_stats``, or, for a family that
+        ``needs_data``, the weighted data itself (in memory only).
+    gate_grams : ndarray of shape (n_leaves, p, p) or None
+        ``sum_i w_i h_il [x, 1][x, 1]^T`` (the localised gate's moments).
     """
 
     loglik: float
@@ -69,16 +78,33 @@ class Stats:
     gate_grad: np.ndarray
     node_grams: np.ndarray = None
     hessians: list = None
+    expert_stats: object = None
+    gate_grams: np.ndarray = None
 
     def __add__(self, other):
         return Stats(
             self.loglik + other.loglik,
-            self.expert_grams + other.expert_grams,
-            self.gate_grad + other.gate_grad,
-            None if self.node_grams is None else self.node_grams + other.node_grams,
-            None if self.hessians is None
-            else [a + b for a, b in zip(self.hessians, other.hessians)],
+            _add(self.expert_grams, other.expert_grams),
+            _add(self.gate_grad, other.gate_grad),
+            _add(self.node_grams, other.node_grams),
+            _add(self.hessians, other.hessians),
+            _add(self.expert_stats, other.expert_stats),
+            _add(self.gate_grams, other.gate_grams),
         )
+
+
+def _add(a, b):
+    """Sum of two statistics: arrays, tuples or lists of arrays, or None.
+
+    Anything else (``WeightedData``, shared by all blocks of a pass) is kept.
+    """
+    if a is None or b is None:
+        return a if b is None else b
+    if isinstance(a, (tuple, list)):
+        return type(a)(x + y for x, y in zip(a, b))
+    if isinstance(a, np.ndarray):
+        return a + b
+    return a
 
 
 @dataclass
@@ -159,6 +185,13 @@ class StatsLayout:
         return Stats(float(acc[0]), grams, grad, node_grams, hessians)
 
 
+def _readonly(a):
+    """A read-only, C-contiguous float64 view (or copy) of ``a``."""
+    a = np.ascontiguousarray(a, dtype=np.float64).view()
+    a.flags.writeable = False
+    return a
+
+
 def _row_blocks(n, n_blocks, chunk_rows):
     """Split ``range(n)`` into ``n_blocks`` contiguous runs of whole chunks."""
     n_chunks = -(-n // chunk_rows)
@@ -178,14 +211,38 @@ class MixtureModel:
     gate_solver : {"newton", "bohning"}
     n_jobs : int or None
         Threads of the statistics pass and the kernels.
+    gate_features : ndarray of int or None
+        Columns of ``X`` the gates may use (None: all); the other slopes stay 0.
+
+    Any expert family plugs in (see ``skmoe.experts``): Gaussian experts
+    (``fused``) take the fused kernel and hand the M-step Gram matrices; other
+    families give ``leaf_loglik`` to the generic E-step kernel and summable
+    ``chunk_stats(X, Y, W, params)`` (``W = sample_weight * resp``) to their
+    ``m_step``; a family that ``needs_data`` gets ``WeightedData`` instead.
+    Families whose M-step is not ``exact`` are moved back by ``interpolate``
+    when an EM step lowers the objective.
     """
 
-    def __init__(self, tree, experts, *, gate_alpha, gate_solver, n_jobs=None):
+    def __init__(self, tree, experts, *, gate_alpha, gate_solver, n_jobs=None,
+                 gate_features=None):
         self.tree = tree
         self.experts = experts
         self.gate_alpha = gate_alpha
         self.gate_solver = gate_solver
         self.n_jobs = n_jobs
+        self.gate_features = gate_features
+
+    # Gaussian experts under softmax gates run the fused numba kernels
+    _fused_kernel = property(lambda self: bool(self.experts.fused))
+    # logistic experts run the fused family kernel (skmoe._model_fused)
+    _family_kernel = property(lambda self: self.experts.kernel == "logistic")
+    _local_gate = False
+
+    def _gate_logits(self, X, gate):
+        """Unnormalised log gate weights of every slot, shape (n, n_slots)."""
+        logits = X @ gate[:-1]
+        logits += gate[-1]
+        return logits
 
     # ------------------------------------------------------------------ E-step
     def _tree_args(self):
@@ -199,7 +256,7 @@ class MixtureModel:
         L = self.tree.n_leaves
         loglik = np.empty(n)
         g = None
-        if self.experts.fused:
+        if self._fused_kernel:
             W = np.concatenate([params.experts.coef, params.gate], axis=1)
             buf = X @ W[:-1]
             buf += W[-1]
@@ -214,8 +271,9 @@ class MixtureModel:
                       else _estep.estep_gaussian_serial)
             kernel(buf, Y, const, inv2var, *self._tree_args(), resp, resid, loglik)
             return EStep(resp, resid, loglik), g
-        leaf_ll = np.ascontiguousarray(self.experts.leaf_loglik(X, Y, params.experts))
-        logits = X @ params.gate[:-1] + params.gate[-1]
+        leaf_ll = np.ascontiguousarray(self.experts.leaf_loglik(X, Y, params.experts),
+                                       dtype=np.float64)
+        logits = self._gate_logits(X, params.gate)
         if want_g:
             _, g = tree_log_softmax(logits, self.tree)
         kernel = (_estep.estep_loglik_parallel if parallel
@@ -234,7 +292,7 @@ class MixtureModel:
     def e_step_reference(self, X, Y, params):
         """Vectorised NumPy E-step (the kernels' oracle)."""
         leaf_ll = self.experts.leaf_loglik(X, Y, params.experts)
-        logits = X @ params.gate[:-1] + params.gate[-1]
+        logits = self._gate_logits(X, params.gate)
         return EStep(*posterior(leaf_ll, logits, self.tree))
 
     # -------------------------------------------------------------- statistics
@@ -243,42 +301,68 @@ class MixtureModel:
         return resp @ self.tree.node_leaf_matrix
 
     def reduce(self, X, Y, sw, estep, g=None):
-        """Sufficient statistics of a block from its E-step outputs."""
+        """Sufficient statistics of a block from its E-step outputs.
+
+        The experts' Gram matrices only for a Gram family (``fused``); other
+        families' statistics are added by ``block_statistics``.
+        """
         tree = self.tree
-        weights = [estep.resp]
+        grams = bool(self.experts.fused)
+        weights = [estep.resp] if grams else [np.empty((X.shape[0], 0))]
         mass = None
         if tree.n_nodes > 1 or g is not None or self.gate_solver == "bohning":
             mass = self._node_mass(estep.resp)
         if self.gate_solver == "bohning":
             weights.append(mass)
         W = weights[0] if len(weights) == 1 else np.concatenate(weights, axis=1)
-        S, T = augmented_grams(X, Y, W, estep.resid, sw)
-        L = tree.n_leaves
+        S, T = augmented_grams(X, Y if grams else None, W, estep.resid, sw)
+        L = tree.n_leaves if grams else 0
         p = X.shape[1] + 1
         node_grams = S[L:, :p, :p] if S.shape[0] > L else None
         hessians = None
         if g is not None:
             hessians = newton_hessians(X, sw, mass, g, tree)
-        return Stats(float(sw @ estep.loglik), S[:L], T, node_grams, hessians)
+        return Stats(float(sw @ estep.loglik), S[:L] if grams else None, T,
+                     node_grams, hessians)
 
-    def block_statistics(self, X, Y, sw, params, chunk_rows=CHUNK_ROWS):
+    def block_statistics(self, X, Y, sw, params, chunk_rows=CHUNK_ROWS, W_out=None):
         """E-step and sufficient statistics of one block of rows, on one thread.
 
         The unit of work of every backend: threads and Dask tasks call it on
         their rows and add the results. Gaussian experts take the fused kernel
-        (no n x K arrays); other families go through chunks of ``chunk_rows``.
+        (no n x K arrays); other families go through chunks of ``chunk_rows``
+        and add their ``chunk_stats``; a family that ``needs_data`` has its
+        weights ``sw * resp`` written to ``W_out`` (the block's rows) instead.
         """
-        if self.experts.fused:
+        if self._fused_kernel:
             return self._fused_block(X, Y, sw, params)
+        if self._family_kernel:
+            return Stats(**family_block(self, X, Y, sw, params, self._local_gate))
         total = None
-        want_g = self.gate_solver == "newton"
         for a in range(0, X.shape[0], chunk_rows):
             b = min(X.shape[0], a + chunk_rows)
-            estep, g = self._estep_rows(X[a:b], Y[a:b], params, parallel=False,
-                                        want_g=want_g)
-            s = self.reduce(X[a:b], Y[a:b], sw[a:b], estep, g)
+            s = self._chunk_statistics(X[a:b], Y[a:b], sw[a:b], params,
+                                       None if W_out is None else W_out[a:b])
             total = s if total is None else total + s
         return total
+
+    def _chunk_statistics(self, X, Y, sw, params, W_out=None):
+        """Statistics of one chunk on the generic (non-fused) path."""
+        estep, g = self._estep_rows(X, Y, params, parallel=False,
+                                    want_g=self.gate_solver == "newton")
+        stats = self.reduce(X, Y, sw, estep, g)
+        self._add_expert_stats(stats, X, Y, sw, estep.resp, params, W_out)
+        return stats
+
+    def _add_expert_stats(self, stats, X, Y, sw, resp, params, W_out):
+        ex = self.experts
+        if ex.fused:
+            return
+        if ex.needs_data:
+            np.multiply(resp, sw[:, None], out=W_out)
+        else:
+            stats.expert_stats = ex.chunk_stats(X, Y, resp * sw[:, None],
+                                                params.experts)
 
     def _fused_block(self, X, Y, sw, params):
         tree = self.tree
@@ -288,29 +372,46 @@ class MixtureModel:
         W = np.concatenate([params.experts.coef, params.gate], axis=1)
         const, inv2var = self.experts.kernel_args(params.experts)
         acc = np.zeros((1, layout.size))
-        _fused.stats_serial(X, Y, sw, W, np.empty((0, tree.n_leaves)), True, const,
-                            inv2var, *self._tree_args(), layout.want_nodes,
-                            layout.want_hess, layout.hess_start, layout.offsets, acc)
+        # read-only views: one compiled signature whether or not the caller's
+        # arrays (a memmap, say) are writable
+        X, Y, sw, W = (_readonly(a) for a in (X, Y, sw, W))
+        _fused.stats_serial(X, Y, sw, W, _readonly(np.empty((0, tree.n_leaves))),
+                            True, const, inv2var, *self._tree_args(),
+                            layout.want_nodes, layout.want_hess, layout.hess_start,
+                            layout.offsets, acc)
         return layout.unpack(acc[0])
 
     def statistics(self, data, params):
         """One pass over ``data``: row ranges over ``n_jobs`` threads (the kernels
-        release the GIL), each through ``block_statistics``, summed."""
+        release the GIL), each through ``block_statistics``, summed.
+
+        Streamed data (``skmoe._backend``: Dask blocks, chunks of a memory
+        map) run ``block_statistics`` on their own blocks and add the results.
+        """
+        if hasattr(data, "map_statistics"):
+            return data.map_statistics(self.block_statistics, params)
         X, Y, sw = data.X, data.Y, data.sample_weight
         n = X.shape[0]
         n_threads = effective_n_jobs(self.n_jobs) if n >= PARALLEL_MIN_ROWS else 1
         edges = np.linspace(0, n, n_threads + 1).astype(int)
+        # a family that needs the data gets the weights of every row
+        W = np.empty((n, self.tree.n_leaves)) if self.experts.needs_data else None
+
+        def run(t):
+            a, b = edges[t], edges[t + 1]
+            return self.block_statistics(X[a:b], Y[a:b], sw[a:b], params,
+                                         W_out=None if W is None else W[a:b])
+
         if n_threads == 1:
-            return self.block_statistics(X, Y, sw, params)
-        with ThreadPoolExecutor(n_threads) as pool:
-            parts = list(pool.map(
-                lambda t: self.block_statistics(X[edges[t]:edges[t + 1]],
-                                                Y[edges[t]:edges[t + 1]],
-                                                sw[edges[t]:edges[t + 1]], params),
-                range(n_threads)))
-        stats = parts[0]
-        for s in parts[1:]:
-            stats = stats + s
+            stats = run(0)
+        else:
+            with ThreadPoolExecutor(n_threads) as pool:
+                parts = list(pool.map(run, range(n_threads)))
+            stats = parts[0]
+            for s in parts[1:]:
+                stats = stats + s
+        if W is not None:
+            stats.expert_stats = WeightedData(X, Y, W, sw)
         return stats
 
     # --------------------------------------------------------------- objective
@@ -328,17 +429,72 @@ class MixtureModel:
         """One Newton or Böhning step of every gate."""
         grad = penalised_gradient(stats.gate_grad, gate, self.gate_alpha)
         if self.gate_solver == "newton":
-            step = newton_step(grad, stats.hessians, self.gate_alpha, self.tree)
+            step = newton_step(grad, stats.hessians, self.gate_alpha, self.tree,
+                               self.gate_features)
         else:
-            step = bohning_step(grad, stats.node_grams, self.gate_alpha, self.tree)
+            step = bohning_step(grad, stats.node_grams, self.gate_alpha, self.tree,
+                                self.gate_features)
         return centre(gate + step, self.tree)
 
     def m_step(self, stats, params, min_mass=0.0):
-        """New parameters (experts exact, gates one step) and collapsed experts."""
-        experts, collapsed = self.experts.m_step(stats.expert_grams, params.experts,
-                                                 min_mass)
+        """New parameters (experts: their M-step, gates one step) and collapsed
+        experts."""
+        experts, collapsed = self.experts.m_step(self._expert_statistics(stats),
+                                                 params.experts, min_mass)
         gate = self.gate_step(stats, params.gate)
         return Params(gate, experts), collapsed
+
+    def _expert_statistics(self, stats):
+        return stats.expert_grams if self.experts.fused else stats.expert_stats
+
+    def fit_experts(self, data, resp, min_mass=0.0, n_steps=5, stats=None,
+                    chunk_rows=CHUNK_ROWS):
+        """Expert parameters fitted to fixed responsibilities ``resp`` (n, L).
+
+        Gaussian experts: the exact M-step from the Gram matrices (``stats``
+        from ``reduce``, or computed here). A family that needs the data: one
+        weighted fit. Other families: the closed-form intercept-only start,
+        then up to ``n_steps`` Newton steps, each halved until the family's
+        penalised weighted log-likelihood does not fall.
+        """
+        ex = self.experts
+        X, Y, sw = data.X, data.Y, data.sample_weight
+        W = resp * sw[:, None]
+        if ex.fused:
+            if stats is None or stats.expert_grams is None:
+                S, _ = augmented_grams(X, Y, resp, None, sw)
+            else:
+                S = stats.expert_grams
+            return ex.m_step(S, None, min_mass)
+        if ex.needs_data:
+            return ex.m_step(WeightedData(X, Y, W, sw), None, min_mass)
+
+        def family_pass(p):
+            total = None
+            for a in range(0, X.shape[0], chunk_rows):
+                b = a + chunk_rows
+                s = ex.chunk_stats(X[a:b], Y[a:b], W[a:b], p)
+                total = s if total is None else _add(total, s)
+            return total
+
+        params, collapsed = ex.m_step(family_pass(None), None, min_mass)
+        st = family_pass(params)
+        q = ex.q_value(st, params)
+        for _ in range(n_steps):
+            new, _ = ex.m_step(st, params, min_mass)
+            for _ in range(_MAX_INIT_HALVINGS):
+                st_new = family_pass(new)
+                q_new = ex.q_value(st_new, new)
+                if q_new >= q:
+                    break
+                new = ex.interpolate(params, new, 0.5)
+            else:
+                break
+            done = q_new - q <= 1e-10 * abs(q)
+            params, st, q = new, st_new, q_new
+            if done:
+                break
+        return params, collapsed
 
     def init_from_resp(self, data, resp, n_gate_steps=5, min_mass=0.0):
         """Parameters from initial responsibilities (n, n_leaves).
@@ -366,19 +522,30 @@ class MixtureModel:
                 if newton:
                     stats.hessians = newton_hessians(X, sw, mass, g, tree)
             gate = self.gate_step(stats, gate)
-        experts, collapsed = self.experts.m_step(stats.expert_grams, None, min_mass)
+        experts, collapsed = self.fit_experts(data, resp, min_mass, stats=stats)
         return Params(gate, experts), collapsed
 
-    @staticmethod
-    def interpolate_gate(old, new, t):
-        """Parameters ``new`` with the gate moved back to ``old + t (new - old)``."""
-        return replace(new, gate=old.gate + t * (new.gate - old.gate))
+    def interpolate(self, old, new, t):
+        """``new`` with every part whose M-step is not exact moved back to
+        ``old + t (new - old)``: the gates' step, and the experts' unless
+        their M-step is ``exact``. At ``t = 0`` only exact M-steps remain,
+        where EM guarantees that the objective does not fall."""
+        experts = new.experts
+        if not self.experts.exact:
+            experts = self.experts.interpolate(old.experts, new.experts, t)
+        return Params(old.gate + t * (new.gate - old.gate), experts)
+
+    interpolate_gate = interpolate  # former name
 
     # --------------------------------------------------------------- predict
+    def gate_log_proba(self, X, params):
+        """Log leaf (expert) probabilities given ``X``, shape (n, n_leaves)."""
+        log_g, _ = tree_log_softmax(self._gate_logits(X, params.gate), self.tree)
+        return leaf_log_prior(log_g, self.tree)
+
     def gate_proba(self, X, params):
         """Leaf (expert) probabilities given ``X``, shape (n, n_leaves)."""
-        log_g, _ = tree_log_softmax(X @ params.gate[:-1] + params.gate[-1], self.tree)
-        return np.exp(leaf_log_prior(log_g, self.tree))
+        return np.exp(self.gate_log_proba(X, params))
 
     def top_k_experts(self, X, params, k, chunk_rows=CHUNK_ROWS):
         """Sparse top-k prediction: only the ``k`` most probable experts per row.
@@ -432,5 +599,6 @@ class MixtureModel:
         return leaves, weights, np.concatenate(outputs, axis=0)
 
     def n_params(self, n_features):
+        n_gate = n_features if self.gate_features is None else len(self.gate_features)
         return (self.experts.n_params(n_features)
-                + self.tree.n_gate_params(n_features))
+                + self.tree.n_gate_params(n_gate))

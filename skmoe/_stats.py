@@ -8,6 +8,8 @@ that the NumPy, CuPy, Dask and chunked backends share the same M-step code:
 - the gates' gradient ``T = sum_i [x_i, 1] v_i^T``.
 """
 
+from dataclasses import dataclass
+
 import numpy as np
 
 CHUNK_ROWS = 4096
@@ -62,3 +64,20 @@ def augmented_grams(X, Y, W, V=None, sample_weight=None, chunk_rows=CHUNK_ROWS):
     S = acc[:, : q * M].reshape(q, q, M).transpose(2, 0, 1).copy()
     T = acc[: d + 1, q * M :].copy() if C else None
     return S, T
+
+
+@dataclass
+class WeightedData:
+    """The data of an M-step that needs more than sums (in-memory only).
+
+    X : ndarray of shape (n, d)
+    Y : ndarray of shape (n, m)
+    W : ndarray of shape (n, n_leaves)
+        ``sample_weight * responsibilities``, one column per expert.
+    sample_weight : ndarray of shape (n,)
+    """
+
+    X: np.ndarray
+    Y: np.ndarray
+    W: np.ndarray
+    sample_weight: np.ndarray

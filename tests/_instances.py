@@ -4,7 +4,10 @@ Every entry of the expected failures must say why the check cannot pass; an
 entry without a reason is not allowed.
 """
 
-from skmoe import MixtureOfExpertsRegressor
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+from skmoe import HierarchicalMixtureOfExpertsRegressor, MixtureOfExpertsRegressor
+from skmoe._moe_classifier import MixtureOfExpertsClassifier
 
 _FAST = dict(max_iter=5, n_init=2, random_state=0)
 
@@ -13,6 +16,26 @@ INSTANCES = [
     MixtureOfExpertsRegressor(gate_solver="bohning", **_FAST),
     MixtureOfExpertsRegressor(gate_solver="newton", **_FAST),
     MixtureOfExpertsRegressor(init_params="random", **_FAST),
+    MixtureOfExpertsRegressor(init_params="tree", top_k=2, **_FAST),
+    HierarchicalMixtureOfExpertsRegressor(**_FAST),
+    HierarchicalMixtureOfExpertsRegressor(
+        depth=2, branching=(3, 2), init_params="tree", gate_solver="bohning",
+        top_k=2, **_FAST),
+    # expert families, the localised gate and feature subsets
+    MixtureOfExpertsRegressor(expert="poisson", **_FAST),
+    MixtureOfExpertsRegressor(expert=DecisionTreeRegressor(max_depth=3), **_FAST),
+    MixtureOfExpertsRegressor(gate="gaussian", **_FAST),
+    MixtureOfExpertsRegressor(gate="gaussian", gate_covariance_type="diag",
+                              expert="poisson", **_FAST),
+    MixtureOfExpertsRegressor(gate_features=[0], **_FAST),
+    MixtureOfExpertsClassifier(**_FAST),
+    MixtureOfExpertsClassifier(gate="gaussian", gate_covariance_type="diag",
+                               **_FAST),
+    MixtureOfExpertsClassifier(expert=DecisionTreeClassifier(max_depth=3),
+                               **_FAST),
+    # the streamed (out-of-core) path: chunks of rows, initialised on a sample
+    MixtureOfExpertsRegressor(chunk_size=64, **_FAST),
+    MixtureOfExpertsClassifier(chunk_size=64, **_FAST),
 ]
 
 # ``score_samples(X, y)`` is the conditional density log p(y | x): these checks
@@ -39,11 +62,40 @@ RANDOM_INIT_FAILED_CHECKS = {
 }
 
 
+# Only for expert="poisson": counts are non-negative, and this check fits
+# make_regression's multi-output targets without making them positive.
+POISSON_FAILED_CHECKS = {
+    "check_regressor_multioutput": (
+        "the check fits make_regression's multi-output targets, which are "
+        "negative, while expert='poisson' rejects negative counts (the "
+        "positive_only tag is not applied to this check's targets)"
+    ),
+}
+
+# Only for a scikit-learn classifier as expert (measured with trees): on the
+# check's 15 samples in 30 dimensions many splits separate the classes
+# perfectly; with the real-valued weights w * h the tie between them is broken
+# by rounding, differently for a weight and its repeated rows. Fits and
+# likelihoods agree; predictions differ only at the rows of weight 0.
+ESTIMATOR_CLASSIFIER_FAILED_CHECKS = {
+    "check_sample_weight_equivalence_on_dense_data": (
+        "a tree expert's exactly tied perfect splits are broken by the rounding "
+        "of its real-valued weights (responsibilities times sample weights), "
+        "so predictions differ at the rows of weight 0 that no fit has seen"
+    ),
+}
+
+
 def expected_failed_checks(estimator):
     """``{check_name: reason}`` of the checks ``estimator`` is known to fail."""
     failed = dict(EXPECTED_FAILED_CHECKS)
     if getattr(estimator, "init_params", None) == "random":
         failed.update(RANDOM_INIT_FAILED_CHECKS)
+    expert = getattr(estimator, "expert", None)
+    if expert == "poisson":
+        failed.update(POISSON_FAILED_CHECKS)
+    if hasattr(expert, "predict_proba"):
+        failed.update(ESTIMATOR_CLASSIFIER_FAILED_CHECKS)
     for name, reason in failed.items():
         if not (isinstance(reason, str) and reason.strip()):
             raise ValueError(f"expected failure {name!r} has no reason")

@@ -1,8 +1,9 @@
 """scikit-learn's common estimator checks on every public estimator."""
 
 import pytest
-from _instances import INSTANCES, expected_failed_checks
 from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from _instances import INSTANCES, expected_failed_checks
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")

@@ -75,6 +75,29 @@ def test_depth_one_hme_is_the_flat_mixture(solver, init):
     assert_allclose(hme.predict(X), flat.predict(X), rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("kw", [dict(expert="poisson"), dict(gate="gaussian"),
+                                dict(gate_features=[1], expert_features=[0])])
+def test_depth_one_hme_is_the_flat_mixture_other_options(kw):
+    X, y, _ = _make_tree_data(500, 1)
+    if kw.get("expert") == "poisson":
+        y = np.random.default_rng(0).poisson(np.exp(0.3 * y - 0.5)).astype(float)
+    kw = dict(kw, max_iter=15, random_state=0)
+    flat = _fit_quiet(MixtureOfExpertsRegressor(3, **kw), X, y)
+    hme = _fit_quiet(HME(depth=1, branching=3, **kw), X, y)
+    assert_allclose(hme.log_likelihoods_, flat.log_likelihoods_, rtol=1e-10)
+    assert_allclose(hme.predict(X), flat.predict(X), rtol=1e-10, atol=1e-12)
+    hme.set_params(top_k=2)
+    flat.set_params(top_k=2)
+    assert_allclose(hme.predict(X), flat.predict(X), rtol=1e-10, atol=1e-12)
+    assert hme.tree_summary().count("expert") == 4
+
+
+def test_localised_gate_needs_depth_one():
+    X, y, _ = _make_tree_data(100, 0)
+    with pytest.raises(ValueError, match="serves flat mixtures only"):
+        HME(depth=2, branching=2, gate="gaussian").fit(X, y)
+
+
 # -------------------------------------------------------- kernel vs numpy twin
 def _random_model(branching, n_features, n_outputs, rng, n_jobs=None):
     tree = GatingTree(branching)
@@ -352,6 +375,14 @@ def test_tree_order_puts_near_clusters_under_one_gate():
 
 
 # ------------------------------------------------------------ API
+def test_hme_takes_the_flat_estimators_parameters():
+    """Every option of the flat estimator, with depth/branching for n_experts."""
+    flat = set(MixtureOfExpertsRegressor().get_params())
+    hme = set(HME().get_params())
+    assert hme == (flat - {"n_experts"}) | {"depth", "branching"}
+    assert set(HME._parameter_constraints) == hme
+
+
 def test_branching_validation():
     X, y, _ = _make_tree_data(100, 0)
     HME(depth=3, branching=[2, 3, 2], max_iter=0).fit(X, y)

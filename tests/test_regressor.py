@@ -285,6 +285,11 @@ def test_warm_start_resumes(data_1d):
     second = est.log_likelihoods_
     assert second[0] >= first[-1] - 1e-12 * abs(first[-1])
     assert_allclose(second[0], first[-1], rtol=1e-12)
+    # the resumed parameters reach the kernels in C order (a Fortran-ordered
+    # array would make numba compile a second specialisation, ~5 s)
+    params = est._params()
+    assert params.gate.flags.c_contiguous
+    assert params.experts.coef.flags.c_contiguous
     # three then three iterations equal six iterations in one go
     cold = _fit(X, y, n_experts=3, max_iter=6)
     assert_allclose(second[-1], cold.log_likelihood_, rtol=1e-10)
@@ -515,3 +520,43 @@ def test_pandas_feature_names_behave_like_sklearn(data_1d):
         est.predict(wrong)
     with pytest.warns(UserWarning, match="does not have valid feature names"):
         est.predict(X)
+
+
+def test_default_fit_escapes_the_slow_start_of_a_sharp_gate():
+    """The issue's scenario, scaled down: d=10, K=8, sharp gates (logit scale 1.5
+    per unit input), a random-label start that sits on a long, slow stretch of EM
+    (the plain NumPy reference EM lingered there ~50 iterations at n=1e6).
+
+    The default stopping rule and the default k-means start must reach the
+    optimum that a far stricter run reaches, and the Bayes error on new data.
+    """
+    rng = np.random.default_rng(7)
+    n, d, K = 8000, 10, 8
+    V = rng.normal(0.0, 1.5, size=(d, K))
+    c = rng.normal(0.0, 0.5, size=K)
+    W = rng.normal(0.0, 2.0, size=(d, K))
+    b = rng.normal(0.0, 3.0, size=K)
+    sigma = rng.uniform(0.3, 1.0, size=K)
+
+    def draw(m):
+        X = rng.normal(size=(m, d))
+        logits = X @ V + c
+        P = np.exp(logits - logits.max(axis=1, keepdims=True))
+        P /= P.sum(axis=1, keepdims=True)
+        z = (P.cumsum(axis=1) < rng.uniform(size=(m, 1))).sum(axis=1)
+        z = np.minimum(z, K - 1)
+        mu = X @ W + b
+        y = mu[np.arange(m), z] + sigma[z] * rng.normal(size=m)
+        return X, y, (P * mu).sum(axis=1)
+
+    X, y, _ = draw(n)
+    Xt, yt, oracle = draw(4000)
+    bayes_rmse = np.sqrt(np.mean((yt - oracle) ** 2))
+    labels = rng.integers(0, K, size=n)
+    strict = _fit(X, y, n_experts=K, init_params=labels, tol=1e-10, max_iter=2000)
+    for init in ("kmeans", labels):
+        est = _fit(X, y, n_experts=K, init_params=init, random_state=0)
+        assert est.converged_
+        assert est.log_likelihood_ >= strict.log_likelihood_ - 1e-4
+        rmse = np.sqrt(np.mean((est.predict(Xt) - yt) ** 2))
+        assert rmse <= 1.02 * bayes_rmse

@@ -81,7 +81,9 @@ def _expand(base, lo, hi, a, child, k, n_nodes, normalise, size, hkey, hitem, se
     """
     b = hi - lo
     lse = 0.0
-    if normalise:
+    if normalise and b == 2:  # one exp and one log1p instead of two exps and a log
+        lse = max(a[0], a[1]) + np.log1p(np.exp(-abs(a[0] - a[1])))
+    elif normalise:
         m = a[0]
         for s in range(1, b):
             if a[s] > m:
@@ -96,16 +98,20 @@ def _expand(base, lo, hi, a, child, k, n_nodes, normalise, size, hkey, hitem, se
         return size
     # top-k of the b leaf children by insertion into sel (sorted, descending)
     n_sel = 0
+    floor = -np.inf  # the k-th largest so far, once k are selected
     for s in range(b):
-        if n_sel == k and a[s] <= a[sel[k - 1]]:
+        v = a[s]
+        if v <= floor:
             continue
         pos = n_sel if n_sel < k else k - 1
-        while pos > 0 and a[sel[pos - 1]] < a[s]:
+        while pos > 0 and a[sel[pos - 1]] < v:
             sel[pos] = sel[pos - 1]
             pos -= 1
         sel[pos] = s
         if n_sel < k:
             n_sel += 1
+        if n_sel == k:
+            floor = a[sel[k - 1]]
     for j in range(k):
         s = sel[j]
         size = _push(base + a[s] - lse, child[lo + s], size, hkey, hitem)

@@ -11,10 +11,22 @@ on the slopes (not the intercept), the penalised M-step is closed form from
 which maximises ``Q_l - alpha ||b_lo[:d]||^2 / (2 s2_lo)`` jointly (the numerator is
 the weighted residual sum of squares plus ``alpha ||b||^2``). The variance is
 clipped below at ``var_floor``; an expert with (almost) no posterior mass keeps
-its parameters and is reported as collapsed.
+its parameters and is reported as collapsed. With ``features`` (a subset of
+the columns of ``X``), the sub-blocks of those rows of ``S_l`` are solved and
+the other slopes stay zero.
+
+Family protocol (shared by every family in ``skmoe.experts``): ``fused`` (the
+model runs the fused Gaussian kernel and hands ``m_step`` the Gram matrices),
+``exact`` (``m_step`` maximises the expected complete-data log-likelihood, so
+the EM driver never needs to move back towards the old parameters),
+``needs_data`` (``m_step`` reads the weighted data rather than sums);
+``leaf_loglik``, ``m_step``, ``penalty``, ``n_params``, ``attributes`` /
+``from_attributes`` (fitted attributes of the estimators), ``means`` /
+``variance`` / ``predict_at`` / ``sample`` (prediction).
 """
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +34,7 @@ from scipy import linalg
 
 from .._kernels._topk import gaussian_means_at
 from .._xp_ops import gaussian_leaf_ll
+from ..gates._softmax import free_rows
 
 
 @dataclass(frozen=True)
@@ -41,12 +54,17 @@ class GaussianExperts:
     """Family object for linear-Gaussian experts (fused numba E-step)."""
 
     fused = True
+    kernel = "gaussian"
+    exact = True
+    needs_data = False
+    attribute_names = ("coef_", "intercept_", "noise_variance_")
 
-    def __init__(self, n_leaves, n_outputs, *, alpha, var_floor):
+    def __init__(self, n_leaves, n_outputs, *, alpha, var_floor, features=None):
         self.n_leaves = n_leaves
         self.n_outputs = n_outputs
         self.alpha = alpha
         self.var_floor = np.asarray(var_floor, dtype=float)
+        self.features = features
 
     def m_step(self, S, old=None, min_mass=0.0):
         """New parameters from Gram matrices ``S`` (n_leaves, q, q).
@@ -55,9 +73,10 @@ class GaussianExperts:
         """
         L, m = self.n_leaves, self.n_outputs
         p = S.shape[1] - m
-        coef = np.empty((p, L * m))
+        coef = np.zeros((p, L * m))
         var = np.empty((L, m))
-        pen = np.full(p, self.alpha)
+        rows = free_rows(self.features, p)
+        pen = np.full(rows.size, self.alpha)
         pen[-1] = 0.0
         collapsed = []
         for leaf in range(L):
@@ -73,15 +92,17 @@ class GaussianExperts:
                     coef[:, cols] = 0.0
                     var[leaf] = self.var_floor
                 continue
-            A = Sk[:p, :p].copy()
-            A.flat[:: p + 1] += pen
-            rhs = Sk[:p, p:]
+            A = Sk[np.ix_(rows, rows)]
+            A.flat[:: rows.size + 1] += pen
+            rhs = Sk[rows, p:]
             try:
-                B = linalg.solve(A, rhs, assume_a="pos", check_finite=False)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", linalg.LinAlgWarning)
+                    B = linalg.solve(A, rhs, assume_a="pos", check_finite=False)
             except (linalg.LinAlgError, ValueError):
                 B = linalg.lstsq(A, rhs, check_finite=False)[0]
             rss = np.diag(Sk[p:, p:]) - np.einsum("po,po->o", B, rhs)
-            coef[:, cols] = B
+            coef[rows, cols] = B
             var[leaf] = np.maximum(rss / mass, self.var_floor)
         return GaussianParams(coef, var), collapsed
 
@@ -121,7 +142,31 @@ class GaussianExperts:
         return gaussian_leaf_ll(mu, Y, params.noise_variance)
 
     def n_params(self, n_features):
+        if self.features is not None:
+            n_features = len(self.features)
         return self.n_leaves * self.n_outputs * (n_features + 2)
+
+    def variance(self, mu, params, leaves=None):
+        """Expert variances, broadcastable against ``mu`` (n, L or k, m)."""
+        var = params.noise_variance
+        return var if leaves is None else var[leaves]
+
+    def attributes(self, params):
+        """Fitted attributes: ``coef_`` (L, m, d), ``intercept_`` and
+        ``noise_variance_`` (L, m)."""
+        L, m = self.n_leaves, self.n_outputs
+        coef = params.coef
+        return {"coef_": coef[:-1].T.reshape(L, m, -1).copy(),
+                "intercept_": coef[-1].reshape(L, m).copy(),
+                "noise_variance_": params.noise_variance.copy()}
+
+    def from_attributes(self, coef_, intercept_, noise_variance_):
+        """Parameters from attributes shaped as ``attributes`` returns them."""
+        L, m = self.n_leaves, self.n_outputs
+        coef = np.vstack([np.reshape(coef_, (L * m, -1)).T,
+                          np.reshape(intercept_, (1, L * m))])
+        return GaussianParams(np.ascontiguousarray(coef, dtype=float),
+                              np.reshape(noise_variance_, (L, m)).astype(float))
 
     def sample(self, X, params, leaves, rng):
         """Draw ``y`` given each row's leaf, shape (n, n_outputs)."""

@@ -23,6 +23,8 @@ subspace. Two steps:
   the whole fit.
 """
 
+import warnings
+
 import numpy as np
 from scipy import linalg
 
@@ -48,20 +50,42 @@ def _solve_pd(A, b):
     scale = max(float(np.max(np.diag(A))), 1e-300)
     A.flat[:: A.shape[0] + 1] += 1e-12 * scale
     try:
-        return linalg.solve(A, b, assume_a="pos", check_finite=False)
+        with warnings.catch_warnings():
+            # near-singular systems are expected (badly scaled X, empty
+            # nodes); the jitter keeps them solvable
+            warnings.simplefilter("ignore", linalg.LinAlgWarning)
+            return linalg.solve(A, b, assume_a="pos", check_finite=False)
     except (linalg.LinAlgError, ValueError):
         return linalg.lstsq(A, b, check_finite=False)[0]
 
 
-def bohning_step(grad, node_grams, alpha, tree):
-    """Böhning (MM) step for every node; ``node_grams`` (n_nodes, p, p)."""
+def free_rows(features, p):
+    """Rows of a ``(p, ...)`` parameter block that a fit may move.
+
+    ``features`` (sorted feature indices, or None for all) selects slopes; the
+    intercept (last row) is always free. Other rows stay at zero: an M-step on
+    a feature subset solves the sub-block of its Gram or Newton matrices.
+    """
+    if features is None:
+        return np.arange(p)
+    return np.append(np.asarray(features, dtype=np.intp), p - 1)
+
+
+def bohning_step(grad, node_grams, alpha, tree, features=None):
+    """Böhning (MM) step for every node; ``node_grams`` (n_nodes, p, p).
+
+    With ``features``, only those slopes (and the intercepts) move.
+    """
     p = grad.shape[0]
+    rows = free_rows(features, p)
     D = np.eye(p)
     D[-1, -1] = 0.0
-    step = np.empty_like(grad)
+    D = D[np.ix_(rows, rows)]
+    step = np.zeros_like(grad)
     for j in range(tree.n_nodes):
         lo, hi = tree.node_start[j], tree.node_start[j + 1]
-        step[:, lo:hi] = _solve_pd(0.5 * node_grams[j] + alpha * D, grad[:, lo:hi])
+        G = node_grams[j][np.ix_(rows, rows)]
+        step[rows, lo:hi] = _solve_pd(0.5 * G + alpha * D, grad[rows, lo:hi])
     return step
 
 
@@ -93,15 +117,19 @@ def newton_hessians(X, sample_weight, node_mass, g, tree):
     return out
 
 
-def newton_step(grad, hessians, alpha, tree):
+def newton_step(grad, hessians, alpha, tree, features=None):
     """Exact Newton step for every node from ``newton_hessians`` (summed).
 
     Node ``j`` is solved in the reference parametrisation ``W = V - mean(V)``
     with ``V`` zero in the first slot: the data part of its Hessian is
     ``hessians[j]`` and the penalty ``alpha/2 ||W[:d]||^2`` adds
-    ``alpha (I - 1 1^T / b) (x) D`` over the free slots.
+    ``alpha (I - 1 1^T / b) (x) D`` over the free slots. With ``features``,
+    only those slopes (and the intercepts) move: the sub-block of the rows
+    and columns of the free parameters is solved.
     """
     p = grad.shape[0]
+    rows = free_rows(features, p)
+    r = rows.size
     step = np.zeros_like(grad)
     D = np.ones(p)
     D[-1] = 0.0
@@ -110,7 +138,9 @@ def newton_step(grad, hessians, alpha, tree):
         b = hi - lo
         if b == 1:  # a single branch has nothing to learn
             continue
-        H = hessians[j] + alpha * np.kron(np.eye(b - 1) - 1.0 / b, np.diag(D))
-        rhs = grad[:, lo + 1:hi].T.reshape(-1)
-        step[:, lo + 1:hi] = _solve_pd(H, rhs).reshape(b - 1, p).T
+        idx = (np.arange(b - 1)[:, None] * p + rows[None, :]).ravel()
+        H = (hessians[j][np.ix_(idx, idx)]
+             + alpha * np.kron(np.eye(b - 1) - 1.0 / b, np.diag(D[rows])))
+        rhs = grad[rows, lo + 1:hi].T.reshape(-1)
+        step[rows, lo + 1:hi] = _solve_pd(H, rhs).reshape(b - 1, r).T
     return centre(step, tree)
