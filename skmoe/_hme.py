@@ -15,6 +15,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from ._moe import MixtureOfExpertsRegressor
+from ._moe_classifier import MixtureOfExpertsClassifier
 from ._tree import GatingTree
 from .utils._sklearn_compat import Interval, _fit_context
 
@@ -229,7 +230,7 @@ class HierarchicalMixtureOfExpertsRegressor(_HierarchicalMixin,
     gate_solver : {"auto", "newton", "bohning"}, default="auto"
         Gate M-step: one exact Newton step per gate, or one step of Böhning's
         fixed curvature bound (a gradient's cost). "auto" uses Newton while
-        ``n_samples * (max(branching) * (n_features + 1))**2 <= 2e8``.
+        ``(max(branching) - 1) * (n_features + 1) <= 128``.
     max_iter : int, default=200
         Maximum number of EM iterations per initialisation; 0 initialises only.
     tol : float, default=1e-6
@@ -441,6 +442,239 @@ class HierarchicalMixtureOfExpertsRegressor(_HierarchicalMixin,
         Returns
         -------
         self : HierarchicalMixtureOfExpertsRegressor
+            The fitted estimator.
+        """
+        return self._fit(X, y, sample_weight)
+
+
+class HierarchicalMixtureOfExpertsClassifier(_HierarchicalMixin,
+                                             MixtureOfExpertsClassifier):
+    """Hierarchical mixture of multinomial logistic experts, fitted by EM.
+
+    A balanced tree of softmax gates of depth ``depth`` routes each input to
+    ``prod(branching)`` multinomial logistic experts at its leaves: an
+    expert's gate probability is the product of the gate probabilities on its
+    path, and ``P(y = c | x) = sum_l g_l(x) p_lc(x)`` (Jordan & Jacobs 1994),
+    binary or multiclass. EM is that of :class:`MixtureOfExpertsClassifier`
+    (which is the tree of depth 1): one fused E-step pass over the tree, one
+    Newton (IRLS) step of every expert's weighted softmax regression and a
+    Newton or Böhning step of every gate's soft-target logistic regression.
+    The penalised log-likelihood never decreases.
+
+    Parameters
+    ----------
+    depth : int, default=2
+        Number of levels of gates.
+    branching : int or sequence of int, default=2
+        Branches of every gate: one int for all levels, or one per level
+        (root first; its length must equal ``depth``). Each is at least 2;
+        ``n_experts_ = prod(branching)`` (at most 65,536).
+    expert : "logistic" or classifier, default="logistic"
+        Expert family at the leaves, as for
+        :class:`MixtureOfExpertsClassifier`: multinomial logistic regressions,
+        or any scikit-learn classifier with ``predict_proba`` whose ``fit``
+        takes ``sample_weight`` (cloned per expert; generalised EM).
+    alpha : float, default=1.0
+        L2 penalty on the logistic experts' slopes (``1 / C`` of
+        ``LogisticRegression``; intercepts are not penalised).
+    gate_alpha : float, default=1e-3
+        L2 penalty on every gate's slopes.
+    gate_solver : {"auto", "newton", "bohning"}, default="auto"
+        Gate M-step: one exact Newton step per gate, or one step of Böhning's
+        fixed curvature bound (a gradient's cost). "auto" uses Newton while
+        ``(max(branching) - 1) * (n_features + 1) <= 128``.
+    gate : {"softmax", "gaussian"}, default="softmax"
+        Gate of every node. The localised ("gaussian") gate serves flat
+        mixtures only, so it needs ``depth=1``.
+    gate_covariance_type : {"full", "diag"}, default="full"
+        Covariance of the localised gate (``gate="gaussian"`` only).
+    reg_covar : float, default=1e-6
+        Floor of the localised gate's covariances, relative to the features'
+        variances.
+    gate_features : array-like of int, bool or str, default=None
+        Columns of ``X`` the gates see (None: all).
+    expert_features : array-like of int, bool or str, default=None
+        Columns of ``X`` the experts see (None: all).
+    max_iter : int, default=200
+        Maximum number of EM iterations per initialisation; 0 initialises only.
+    tol : float, default=1e-6
+        EM stops when the mean per-sample penalised log-likelihood changes by
+        less than ``tol``.
+    n_init : int, default=1
+        Number of initialisations; the best final log-likelihood is kept.
+    init_params : {"kmeans", "random", "tree"} or array-like, default="kmeans"
+        Initial responsibilities: "kmeans" clusters the standardised
+        ``[X, one-hot y]``, near clusters under the same gate; "random" draws
+        them uniformly; "tree" gives each leaf of a CART tree grown with
+        ``max_leaf_nodes=n_experts_`` to one expert, neighbouring CART leaves
+        under the same gate; or labels of shape (n_samples,) or
+        responsibilities of shape (n_samples, `n_experts_`).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initialisation.
+    warm_start : bool, default=False
+        If True, ``fit`` resumes from the last fitted parameters.
+    verbose : int, default=0
+        1 prints each initialisation and every ``verbose_interval``-th
+        iteration; 2 also the time and the log-likelihood change.
+    verbose_interval : int, default=10
+        Iterations between progress lines.
+    n_jobs : int, default=None
+        Threads of the statistics pass (None: 1, -1: all cores).
+    chunk_size : int, default=None
+        Rows per chunk of a streamed (out-of-core) fit, as for
+        :class:`MixtureOfExpertsClassifier`: with an int, or when ``X`` is a
+        ``numpy.memmap``, ``fit`` reads ``X`` chunk by chunk and initialises
+        on a random sample of at most 20,000 rows.
+    top_k : int, default=None
+        Sparse prediction: ``predict_proba`` follows the gates best first down
+        the tree and mixes only the ``top_k`` most probable experts of each
+        row (weights renormalised). None (or ``n_experts_``) uses every expert.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    n_experts_ : int
+        Number of experts (leaves), ``prod(branching_)``.
+    branching_ : tuple of int
+        Branching factor of every level, root first.
+    coef_ : ndarray of shape (`n_experts_`, n_classes, n_features)
+        Logistic experts' slopes (centred over classes), experts in tree
+        order (leaf ``l`` below gate path ``expert_paths_[l]``).
+    intercept_ : ndarray of shape (`n_experts_`, n_classes)
+        Logistic experts' intercepts (centred over classes).
+    experts_ : list of estimators
+        Estimator experts only: the fitted clone of each expert, in tree order.
+    gate_coef_ : ndarray of shape (n_slots, n_features)
+        Slopes of all gates stacked: one row per branch ("slot"), gates in
+        breadth-first order (root first); centred within each gate.
+    gate_intercept_ : ndarray of shape (n_slots,)
+        Intercepts of all gates, stacked like ``gate_coef_``.
+    node_gate_coef_ : list of ndarray of shape (branching, n_features)
+        Per-gate view of ``gate_coef_``: gate ``j`` (breadth first).
+    node_gate_intercept_ : list of ndarray of shape (branching,)
+        Per-gate view of ``gate_intercept_``.
+    node_paths_ : list of tuple of int
+        Branches taken from the root to reach each gate (``()`` for the root).
+    expert_paths_ : ndarray of shape (`n_experts_`, depth)
+        Branch taken at every level to reach each expert.
+    converged_ : bool
+        Whether the best run reached ``tol``.
+    n_iter_ : int
+        EM iterations of the best run.
+    log_likelihood_ : float
+        Final mean per-sample penalised log-likelihood of ``y`` given ``x`` of
+        the best run.
+    log_likelihoods_ : ndarray of shape (`n_iter_` + 1,)
+        Its history: after initialisation, then after every iteration.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during fit, when ``X`` has string column names.
+
+    See Also
+    --------
+    MixtureOfExpertsClassifier : The flat mixture (an HME of depth 1).
+    HierarchicalMixtureOfExpertsRegressor : The same tree for real targets.
+    sklearn.tree.DecisionTreeClassifier : Hard, axis-aligned tree (CART).
+
+    References
+    ----------
+    .. [1] M. I. Jordan and R. A. Jacobs, "Hierarchical mixtures of experts and
+       the EM algorithm", Neural Computation 6(2), 181-214, 1994.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmoe import HierarchicalMixtureOfExpertsClassifier
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.uniform(-2, 2, size=(2000, 2))
+    >>> left, low = X[:, 0] < 0, X[:, 1] < 0
+    >>> logit = np.where(left, np.where(low, 4 * X[:, 0] + 4, -4 * X[:, 1] - 4),
+    ...                  np.where(low, 4 * X[:, 1] + 4, 4 - 4 * X[:, 0]))
+    >>> y = (logit + rng.logistic(size=2000) > 0).astype(int)
+    >>> hme = HierarchicalMixtureOfExpertsClassifier(
+    ...     depth=2, branching=2, init_params="tree", random_state=0).fit(X, y)
+    >>> hme.n_experts_, len(hme.node_gate_coef_), hme.classes_
+    (4, 3, array([0, 1]))
+    >>> hme.predict_proba(X[:2]).shape
+    (2, 2)
+    >>> round(hme.score(X, y), 2)  # the Bayes classifier scores 0.87 here
+    0.87
+    >>> print(hme.tree_summary(n_features=1))  # doctest: +ELLIPSIS
+    HierarchicalMixtureOfExpertsClassifier: 4 experts, 3 gates, branching (2, 2)
+    gate 0 (root): splits on x0 (...)
+    ...
+    """
+
+    _parameter_constraints: dict = _hierarchical_constraints(
+        MixtureOfExpertsClassifier._parameter_constraints)
+
+    def __init__(
+        self,
+        depth: int = 2,
+        *,
+        branching=2,
+        expert="logistic",
+        alpha: float = 1.0,
+        gate_alpha: float = 1e-3,
+        gate_solver: str = "auto",
+        gate: str = "softmax",
+        gate_covariance_type: str = "full",
+        reg_covar: float = 1e-6,
+        gate_features=None,
+        expert_features=None,
+        max_iter: int = 200,
+        tol: float = 1e-6,
+        n_init: int = 1,
+        init_params="kmeans",
+        random_state=None,
+        warm_start: bool = False,
+        verbose: int = 0,
+        verbose_interval: int = 10,
+        n_jobs: int | None = None,
+        chunk_size: int | None = None,
+        top_k: int | None = None,
+    ):
+        self.depth = depth
+        self.branching = branching
+        self.expert = expert
+        self.alpha = alpha
+        self.gate_alpha = gate_alpha
+        self.gate_solver = gate_solver
+        self.gate = gate
+        self.gate_covariance_type = gate_covariance_type
+        self.reg_covar = reg_covar
+        self.gate_features = gate_features
+        self.expert_features = expert_features
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_init = n_init
+        self.init_params = init_params
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+        self.n_jobs = n_jobs
+        self.chunk_size = chunk_size
+        self.top_k = top_k
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the hierarchical mixture by EM.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training inputs.
+        y : array-like of shape (n_samples,)
+            Class labels (at least two classes).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights; integer weights act as repeated rows.
+
+        Returns
+        -------
+        self : HierarchicalMixtureOfExpertsClassifier
             The fitted estimator.
         """
         return self._fit(X, y, sample_weight)

@@ -356,6 +356,35 @@ def test_estimator_experts_refuse_dask(data):
 
 
 # ----------------------------------------------------------- plumbing
+def _weighted_sums(X, Y, sw, r, scale):
+    """A block function with a per-row extra array: sums that add up."""
+    return (scale * (sw * r[:, 0]) @ X, [float(sw @ Y[:, 0]), None])
+
+
+def test_map_statistics_with_row_arrays(data):
+    """Both streamed data kinds sum a block function over aligned row blocks."""
+    from skmoe._backend._chunked import ChunkedFitData
+    from skmoe._backend._dask import dask_fit_data
+
+    X, y, _ = data
+    sw = np.random.default_rng(4).uniform(0.5, 2.0, size=N)
+    r = np.random.default_rng(5).normal(size=(N, 1))
+    expect = 3.0 * (sw * r[:, 0]) @ X
+    est = MixtureOfExpertsRegressor(n_experts=3)
+    with dask.config.set(scheduler="threads"):
+        dask_data, _ = dask_fit_data(est, _dask(X), _dask(y), _dask(sw, 400))
+        for rows in (r, _dask(r, 333)):
+            vec, (ysum, none) = dask_data.map_statistics(_weighted_sums, 3.0,
+                                                         rows=(rows,))
+            np.testing.assert_allclose(vec, expect, rtol=1e-12)
+            np.testing.assert_allclose(ysum, sw @ y, rtol=1e-12)
+            assert none is None
+    chunked = ChunkedFitData(X, y[:, None], sw, chunk_rows=128, n_jobs=2)
+    vec, (ysum, _) = chunked.map_statistics(_weighted_sums, 3.0, rows=(r,))
+    np.testing.assert_allclose(vec, expect, rtol=1e-12)
+    np.testing.assert_allclose(ysum, sw @ y, rtol=1e-12)
+
+
 def test_import_skmoe_never_imports_dask():
     code = ("import sys, numpy as np; import skmoe; "
             "from skmoe import MixtureOfExpertsRegressor as M; "

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from .._model import FitData
+from ._vector import add_vectors, from_vector, to_vector
 
 # The initialisation (k-means, random, CART) of a streamed fit runs on a
 # random sample of at most this many rows.
@@ -66,9 +67,10 @@ class ChunkedFitData:
     def map_statistics(self, func, *args, rows=()):
         """Sum over chunks of ``func(X_c, Y_c, sw_c, *rows_c, *args)``.
 
-        ``rows`` are further arrays of ``n`` rows (initial responsibilities)
-        cut like ``X``. Chunks are summed in row order, so the result does not
-        depend on ``n_jobs``.
+        ``rows`` are further arrays of ``n`` rows cut like ``X``. ``func``
+        returns a statistics record (see ``_vector.to_vector``); the chunks'
+        records are added elementwise in row order, as the Dask backend adds
+        its blocks', so the result does not depend on ``n_jobs``.
         """
         n = self.n_samples
         edges = list(range(0, n, self.chunk_rows)) + [n]
@@ -80,8 +82,7 @@ class ChunkedFitData:
 
         n_chunks = len(edges) - 1
         if self.n_jobs == 1 or n_chunks == 1:
-            parts = map(one, range(n_chunks))
-            return _sum(parts)
+            return _sum(map(one, range(n_chunks)))
         with ThreadPoolExecutor(min(self.n_jobs, n_chunks)) as pool:
             return _sum(pool.map(one, range(n_chunks)))
 
@@ -107,7 +108,9 @@ class ChunkedFitData:
 
 
 def _sum(parts):
+    """Sum of the chunks' statistics, in order, as the Dask backend sums them."""
     total = None
     for s in parts:
-        total = s if total is None else total + s
-    return total
+        v = to_vector(s)
+        total = v if total is None else add_vectors(total, v)
+    return from_vector(*total)
