@@ -250,10 +250,11 @@ __device__ __forceinline__ void copy_async(T* dst, const T* src, int n_elem)
 #if NBUF == 2
   const unsigned s = (unsigned)__cvta_generic_to_shared(dst);
   if (n_elem * {size} == 16)
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" :: "r"(s), "l"(src));
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;"
+                 :: "r"(s), "l"(src) : "memory");
   else
     asm volatile("cp.async.ca.shared.global [%0], [%1], {size};"
-                 :: "r"(s), "l"(src));
+                 :: "r"(s), "l"(src) : "memory");
 #else
   for (int i = 0; i < n_elem; ++i) dst[i] = src[i];
 #endif
@@ -282,7 +283,7 @@ __device__ __forceinline__ void load_stage(
       wb[r * GW + c] = (T)0;
   }}
 #if NBUF == 2
-  asm volatile("cp.async.commit_group;" ::);
+  asm volatile("cp.async.commit_group;" ::: "memory");
 #endif
 }}
 
@@ -324,6 +325,7 @@ moe_gram(const T* __restrict__ X, const T* __restrict__ Y,
   // zero the stages once (padding columns and unread rows must be finite),
   // then write the constant column
   for (int idx = tid; idx < NBUF * BK * RS; idx += NTHR) (&zs[0][0])[idx] = (T)0;
+  __syncthreads();  // the zeros must land before the ones
   for (int r = tid; r < NBUF * BK; r += NTHR)
     zs[r / BK][(r % BK) * RS + zpos(D)] = (T)1;
   __syncthreads();
@@ -344,9 +346,9 @@ moe_gram(const T* __restrict__ X, const T* __restrict__ Y,
     if (next < r1) {{
       load_stage(zs[buf ^ 1], ws[buf ^ 1], X, Y, WT, n, next,
                  (int)min((long long)BK, r1 - next), col0, tid);
-      asm volatile("cp.async.wait_group 1;" ::);
+      asm volatile("cp.async.wait_group 1;" ::: "memory");
     }} else {{
-      asm volatile("cp.async.wait_group 0;" ::);
+      asm volatile("cp.async.wait_group 0;" ::: "memory");
     }}
 #else
     load_stage(zs[0], ws[0], X, Y, WT, n, base, (int)min((long long)BK, r1 - base),
