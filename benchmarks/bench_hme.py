@@ -32,6 +32,8 @@ from skmoe._hme import HierarchicalMixtureOfExpertsRegressor
 from skmoe._model import FitData
 from skmoe.datasets import make_moe_regression
 
+HME = HierarchicalMixtureOfExpertsRegressor
+
 
 def median_time(fn, repeats):
     times = []
@@ -127,9 +129,9 @@ def main():
     for name, est in [
         ("flat MoE, 16 experts", MixtureOfExpertsRegressor(16)),
         ("HME depth 4, binary (16 experts)",
-         HierarchicalMixtureOfExpertsRegressor(4, 2)),
+         HME(4, branching=2)),
         ("HME depth 4, binary, bohning",
-         HierarchicalMixtureOfExpertsRegressor(4, 2, gate_solver="bohning")),
+         HME(4, branching=2, gate_solver="bohning")),
     ]:
         est.set_params(n_jobs=2, random_state=0)
         t, solver = em_iteration_time(est, X, y, args.repeats)
@@ -155,8 +157,8 @@ def main():
     print("-" * 116)
     for name, est in [
         ("flat MoE, 64 experts", MixtureOfExpertsRegressor(64)),
-        ("HME depth 6, binary", HierarchicalMixtureOfExpertsRegressor(6, 2)),
-        ("HME depth 3, branching 4", HierarchicalMixtureOfExpertsRegressor(3, 4)),
+        ("HME depth 6, binary", HME(6, branching=2)),
+        ("HME depth 3, branching 4", HME(3, branching=4)),
     ]:
         est.set_params(max_iter=50, random_state=0, n_jobs=2)
         with warnings.catch_warnings():

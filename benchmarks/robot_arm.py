@@ -26,6 +26,8 @@ from sklearn.tree import DecisionTreeRegressor
 from skmoe import MixtureOfExpertsRegressor
 from skmoe._hme import HierarchicalMixtureOfExpertsRegressor
 
+HME = HierarchicalMixtureOfExpertsRegressor
+
 
 def relative_error(y_true, y_pred):
     """Test MSE over the variance of the test targets, averaged over outputs."""
@@ -47,15 +49,15 @@ def models(args):
         ("CART (GridSearchCV)", cart),
         ("stacking Ridge+CART+kNN", stack),
         ("MoE 16 experts", MixtureOfExpertsRegressor(16, **moe)),
-        ("HME depth 4 binary", HierarchicalMixtureOfExpertsRegressor(4, 2, **moe)),
+        ("HME depth 4 binary", HME(4, branching=2, **moe)),
         (f"HME depth 4 binary n_init={args.n_init}",
-         HierarchicalMixtureOfExpertsRegressor(4, 2, n_init=args.n_init, **moe)),
+         HME(4, branching=2, n_init=args.n_init, **moe)),
         ('HME depth 4 binary init "tree"',
-         HierarchicalMixtureOfExpertsRegressor(4, 2, init_params="tree", **moe)),
+         HME(4, branching=2, init_params="tree", **moe)),
         ("HME depth 4 binary, one per output", MultiOutputRegressor(
-            HierarchicalMixtureOfExpertsRegressor(4, 2, **moe))),
+            HME(4, branching=2, **moe))),
         ("HME per output, n_init=3", MultiOutputRegressor(
-            HierarchicalMixtureOfExpertsRegressor(4, 2, n_init=3, **moe))),
+            HME(4, branching=2, n_init=3, **moe))),
     ]
 
 

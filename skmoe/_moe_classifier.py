@@ -241,7 +241,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMoE):
             classes, codes = np.unique(y, return_inverse=True)
             if classes.size < 2:
                 raise ValueError(
-                    "MixtureOfExpertsClassifier needs samples of at least two "
+                    f"{type(self).__name__} needs samples of at least two "
                     f"classes; y has only one class: {classes[0]!r}."
                 )
             self.classes_ = classes

@@ -4,9 +4,14 @@ Every entry of the expected failures must say why the check cannot pass; an
 entry without a reason is not allowed.
 """
 
+from sklearn.base import is_classifier
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
-from skmoe import HierarchicalMixtureOfExpertsRegressor, MixtureOfExpertsRegressor
+from skmoe import (
+    HierarchicalMixtureOfExpertsClassifier,
+    HierarchicalMixtureOfExpertsRegressor,
+    MixtureOfExpertsRegressor,
+)
 from skmoe._moe_classifier import MixtureOfExpertsClassifier
 
 _FAST = dict(max_iter=5, n_init=2, random_state=0)
@@ -33,6 +38,10 @@ INSTANCES = [
                                **_FAST),
     MixtureOfExpertsClassifier(expert=DecisionTreeClassifier(max_depth=3),
                                **_FAST),
+    HierarchicalMixtureOfExpertsClassifier(**_FAST),
+    HierarchicalMixtureOfExpertsClassifier(
+        depth=2, branching=(3, 2), init_params="tree", gate_solver="bohning",
+        top_k=2, **_FAST),
     # the streamed (out-of-core) path: chunks of rows, initialised on a sample
     MixtureOfExpertsRegressor(chunk_size=64, **_FAST),
     MixtureOfExpertsClassifier(chunk_size=64, **_FAST),
@@ -85,6 +94,19 @@ ESTIMATOR_CLASSIFIER_FAILED_CHECKS = {
     ),
 }
 
+# Only for a classifier started from CART (init_params="tree"), measured with
+# the HME classifier of branching (3, 2) and the flat one of 6 experts: CART
+# grown on one-hot labels of the check's 15 samples in 30 dimensions finds
+# many exactly tied splits, and a weight and its repeated rows round their
+# impurities differently, so the two start EM from different partitions.
+CART_START_CLASSIFIER_FAILED_CHECKS = {
+    "check_sample_weight_equivalence_on_dense_data": (
+        "the CART start's exactly tied splits on one-hot labels are broken by "
+        "the rounding of weighted impurities, differently for a weight and "
+        "its repeated rows, so EM starts from different partitions"
+    ),
+}
+
 
 def expected_failed_checks(estimator):
     """``{check_name: reason}`` of the checks ``estimator`` is known to fail."""
@@ -96,6 +118,8 @@ def expected_failed_checks(estimator):
         failed.update(POISSON_FAILED_CHECKS)
     if hasattr(expert, "predict_proba"):
         failed.update(ESTIMATOR_CLASSIFIER_FAILED_CHECKS)
+    if is_classifier(estimator) and getattr(estimator, "init_params", None) == "tree":
+        failed.update(CART_START_CLASSIFIER_FAILED_CHECKS)
     for name, reason in failed.items():
         if not (isinstance(reason, str) and reason.strip()):
             raise ValueError(f"expected failure {name!r} has no reason")

@@ -466,7 +466,9 @@ def test_compare_classification_table_and_json(class_csv, tmp_path, capsys):
                                   "fit", "time", "(s)"]
     rows = _table_rows(out)
     assert set(rows) == set(CLASSIFICATION_MODELS)
-    assert {"CART", "Stacking", "GradientBoosting", "Linear"} <= set(rows)
+    # every registered model serves classification (HME included)
+    assert {"MoE", "HME", "CART", "Stacking", "GradientBoosting",
+            "Linear"} <= set(rows)
     for name, cells in rows.items():
         assert len(cells) == 4, (name, cells)
         (acc, acc_sd), (bal, bal_sd), (ll, ll_sd), (t, _) = cells
@@ -674,3 +676,21 @@ def test_error_classification_without_data(capsys):
 def test_error_plot_options(extra, expected, capsys):
     err = _run_error(["compare", *extra], capsys)
     assert expected in err
+
+
+@pytest.mark.parametrize("task, cls", [
+    ("classification", skmoe.HierarchicalMixtureOfExpertsClassifier),
+    ("regression", skmoe.HierarchicalMixtureOfExpertsRegressor),
+])
+def test_hme_factory_builds_the_hierarchical_estimator(task, cls):
+    from sklearn.model_selection import StratifiedKFold
+
+    search = MODELS["HME"](task, 7)
+    hme = search.estimator.named_steps["hme"]
+    assert type(hme) is cls
+    assert (hme.branching, hme.random_state) == (2, 7)
+    assert search.param_grid == {"hme__depth": [2, 3]}
+    assert isinstance(search.cv, StratifiedKFold) == (task == "classification")
+    fixed = MODELS["HME"](task, 0, depth=4)  # --depth: no inner search
+    assert type(fixed.named_steps["hme"]) is cls
+    assert fixed.named_steps["hme"].depth == 4

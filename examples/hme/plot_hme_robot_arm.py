@@ -137,3 +137,11 @@ print(f"largest change of a prediction: {np.abs(sparse - full).max():.3g} rad/sÂ
       f"(targets' sd {y_test.std(axis=0).round(2)})")
 print(f"RÂ² joint 1: all experts {r2_score(y_test[:, 0], full[:, 0]):.4f}, "
       f"top-2 {r2_score(y_test[:, 0], sparse[:, 0]):.4f}")
+
+# %%
+# Class labels
+# ------------
+# For a categorical target, :class:`~skmoe.HierarchicalMixtureOfExpertsClassifier`
+# fits the same tree of gates with multinomial logistic experts at its leaves:
+# the same ``depth``, ``branching``, ``top_k`` and ``tree_summary()``, which
+# then lists every expert's logit of each class.

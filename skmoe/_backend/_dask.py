@@ -38,8 +38,8 @@ from ..utils._sklearn_compat import _check_sample_weight, validate_data
 from ._dispatch import is_dask
 from ._vector import add_vectors, array_module, from_vector, to_vector
 
-# Vectors summed per task of the tree sum.
-SPLIT_EVERY = 8
+# Vectors summed per task of the tree sum (fewer levels, fewer round trips).
+SPLIT_EVERY = 32
 
 
 def _host(a):
@@ -150,16 +150,21 @@ class DaskFitData:
         the vectors are summed in a tree of ``SPLIT_EVERY``-way additions and
         one ``compute()`` returns the total, rebuilt as a record.
         """
+        name = f"skmoe-stats-{uuid.uuid4().hex}"  # one fresh name per pass
         job = dask.delayed(_BlockJob(func, args), traverse=False,
-                           name=f"skmoe-job-{uuid.uuid4().hex}")
+                           name=f"{name}-job")
         extra = [_blocks(self.rows_like(r)) for r in rows]
-        run = dask.delayed(_run_block, pure=False)
-        parts = [run(job, *xys, *(e[k] for e in extra))
+        run = dask.delayed(_run_block, pure=True, traverse=False)
+        parts = [run(job, *xys, *(e[k] for e in extra),
+                     dask_key_name=f"{name}-block-{k}")
                  for k, xys in enumerate(self._block_keys)]
-        add = dask.delayed(add_vectors, pure=False)
+        add = dask.delayed(add_vectors, pure=True, traverse=False)
+        level = 0
         while len(parts) > 1:
-            parts = [add(*parts[i:i + SPLIT_EVERY])
+            parts = [add(*parts[i:i + SPLIT_EVERY],
+                         dask_key_name=f"{name}-sum{level}-{i}")
                      for i in range(0, len(parts), SPLIT_EVERY)]
+            level += 1
         vector, spec = parts[0].compute()
         return from_vector(vector, spec)
 
