@@ -496,31 +496,47 @@ class MixtureModel:
                 break
         return params, collapsed
 
-    def init_from_resp(self, data, resp, n_gate_steps=5, min_mass=0.0):
+    def init_from_resp(self, data, resp, n_gate_steps=5, min_mass=0.0,
+                       chunk_rows=65_536):
         """Parameters from initial responsibilities (n, n_leaves).
 
         The experts get their exact M-step; the gates, starting at zero, take
-        ``n_gate_steps`` steps towards the soft targets ``resp``.
+        ``n_gate_steps`` steps towards the soft targets ``resp``. The sums run
+        over chunks of ``chunk_rows`` rows, so memory beyond ``resp`` stays
+        bounded by a chunk.
         """
-        X, sw = data.X, data.sample_weight
+        X, Y, sw = data.X, data.Y, data.sample_weight
         tree = self.tree
         newton = self.gate_solver == "newton"
-        h_slot = resp @ tree.path_matrix.T
-        mass = self._node_mass(resp)
+        P, NL = tree.path_matrix.T, tree.node_leaf_matrix
         parent = tree.node_parent_slot[tree.slot_node]
-        h_node = np.where(parent >= 0, h_slot[:, np.maximum(parent, 0)], mass[:, :1])
+        uniform = 1.0 / np.diff(tree.node_start)[tree.slot_node]
         gate = np.zeros((X.shape[1] + 1, tree.n_slots))
-        g = np.full((X.shape[0], tree.n_slots), 1.0 / np.diff(tree.node_start)[
-            tree.slot_node])
-        estep = EStep(resp, h_slot - h_node * g, np.zeros(X.shape[0]))
-        stats = self.reduce(X, data.Y, sw, estep, g if newton else None)
-        x1w = np.c_[X, np.ones(X.shape[0])] * sw[:, None]
+
+        def gate_pass(gate, first):
+            total = None
+            for a in range(0, X.shape[0], chunk_rows):
+                b = min(X.shape[0], a + chunk_rows)
+                r = resp[a:b]
+                h_slot, mass = r @ P, r @ NL
+                h_node = np.where(parent >= 0, h_slot[:, np.maximum(parent, 0)],
+                                  mass[:, :1])
+                if first:
+                    g = np.broadcast_to(uniform, h_slot.shape)
+                else:
+                    _, g = tree_log_softmax(X[a:b] @ gate[:-1] + gate[-1], tree)
+                estep = EStep(r, h_slot - h_node * g, np.zeros(b - a))
+                s = self.reduce(X[a:b], Y[a:b], sw[a:b], estep,
+                                g if newton else None)
+                total = s if total is None else total + s
+            return total
+
+        stats = gate_pass(gate, True)
         for step in range(n_gate_steps):
             if step:
-                _, g = tree_log_softmax(X @ gate[:-1] + gate[-1], tree)
-                stats.gate_grad = x1w.T @ (h_slot - h_node * g)
-                if newton:
-                    stats.hessians = newton_hessians(X, sw, mass, g, tree)
+                grams = stats.expert_grams
+                stats = gate_pass(gate, False)
+                stats.expert_grams = grams
             gate = self.gate_step(stats, gate)
         experts, collapsed = self.fit_experts(data, resp, min_mass, stats=stats)
         return Params(gate, experts), collapsed

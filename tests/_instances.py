@@ -85,7 +85,8 @@ POISSON_FAILED_CHECKS = {
 # check's 15 samples in 30 dimensions many splits separate the classes
 # perfectly; with the real-valued weights w * h the tie between them is broken
 # by rounding, differently for a weight and its repeated rows. Fits and
-# likelihoods agree; predictions differ only at the rows of weight 0.
+# likelihoods agree; predictions differ only at the rows of weight 0. The same
+# holds for tree experts of the regressor (a 5e-4 difference at 2 of 15 rows).
 ESTIMATOR_CLASSIFIER_FAILED_CHECKS = {
     "check_sample_weight_equivalence_on_dense_data": (
         "a tree expert's exactly tied perfect splits are broken by the rounding "
@@ -116,7 +117,7 @@ def expected_failed_checks(estimator):
     expert = getattr(estimator, "expert", None)
     if expert == "poisson":
         failed.update(POISSON_FAILED_CHECKS)
-    if hasattr(expert, "predict_proba"):
+    if hasattr(expert, "fit"):  # tree experts: tied splits, see above
         failed.update(ESTIMATOR_CLASSIFIER_FAILED_CHECKS)
     if is_classifier(estimator) and getattr(estimator, "init_params", None) == "tree":
         failed.update(CART_START_CLASSIFIER_FAILED_CHECKS)

@@ -124,13 +124,21 @@ def test_hierarchical_fit_and_dask_init(data, solver):
     _assert_same_fit(ref_soft, est_soft)
 
 
-def test_classifier_fit_and_predict_proba(data):
+@pytest.mark.parametrize("hierarchical", [False, True], ids=["flat", "hme"])
+def test_classifier_fit_and_predict_proba(data, hierarchical):
     X, _, labels = data
     y = np.array(["no", "yes"])[(X[:, 0] + X[:, 1] * X[:, 2] > 0).astype(int)]
-    kw = dict(n_experts=3, init_params=labels, max_iter=10, tol=0)
-    ref = MixtureOfExpertsClassifier(**kw).fit(X, y)
+    if hierarchical:
+        from skmoe._hme import HierarchicalMixtureOfExpertsClassifier as cls
+
+        kw = dict(depth=2, init_params=np.random.default_rng(6).integers(0, 4,
+                                                                         size=N))
+    else:
+        cls, kw = MixtureOfExpertsClassifier, dict(n_experts=3, init_params=labels)
+    kw.update(max_iter=10, tol=0)
+    ref = cls(**kw).fit(X, y)
     with dask.config.set(scheduler="threads"):
-        est = MixtureOfExpertsClassifier(**kw).fit(_dask(X), _dask(y))
+        est = cls(**kw).fit(_dask(X), _dask(y))
         proba = est.predict_proba(_dask(X))
         pred = est.predict(_dask(X))
         assert isinstance(proba, da.Array) and proba.chunks[0] == (CHUNK,) * 4 + (200,)
