@@ -294,9 +294,10 @@ class BaseMoE(BaseEstimator):
                              rng)
         Z = np.hstack([data.X, data.Y])
         w = data.sample_weight
-        mean = np.average(Z, axis=0, weights=w)
-        sd = np.sqrt(np.average((Z - mean) ** 2, axis=0, weights=w))
-        Z = (Z - mean) / np.where(sd > 0, sd, 1.0)
+        # standardise in place: one n x (d + m) copy at most
+        Z -= np.average(Z, axis=0, weights=w)
+        sd = np.sqrt(np.einsum("i,ij,ij->j", w, Z, Z) / w.sum())
+        Z /= np.where(sd > 0, sd, 1.0)
         Z[:, data.X.shape[1]:] *= self._init_target_scale(data.Y.shape[1])
         fit_rows = np.arange(n)
         if n > KMEANS_MAX_ROWS:
@@ -305,6 +306,7 @@ class BaseMoE(BaseEstimator):
         km = KMeans(n_clusters=n_leaves, init=centres, n_init=1)
         km.fit(Z[fit_rows], sample_weight=w[fit_rows])
         labels = km.predict(Z)
+        del Z  # the standardised copy is not needed past here
         if len(self._branching()) > 1:  # siblings of the gating tree: near clusters
             d = data.X.shape[1]  # the gates see X only: order on X's part
             labels = tree_order(km.cluster_centers_[:, :d], self._branching())[labels]
