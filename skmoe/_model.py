@@ -19,6 +19,7 @@ from ._kernels import _estep, _fused, _topk
 from ._kernels._config import PARALLEL_MIN_ROWS, effective_n_jobs, numba_threads
 from ._model_fused import family_block
 from ._stats import WeightedData, augmented_grams
+from ._stats import unpack_triangles as _unpack
 from ._xp_ops import leaf_log_prior, posterior, tree_log_softmax
 from .gates._softmax import (
     bohning_step,
@@ -118,22 +119,6 @@ class FitData:
     @property
     def total_weight(self):
         return float(self.sample_weight.sum())
-
-
-def _packed_index(q):
-    """Row and column of each entry of a packed (column-major upper) triangle."""
-    cols = np.repeat(np.arange(q), np.arange(1, q + 1))
-    rows = np.concatenate([np.arange(c + 1) for c in range(q)])
-    return rows, cols
-
-
-def _unpack(v, q):
-    """Symmetric matrices from packed triangles, ``v`` (..., q (q + 1) / 2)."""
-    rows, cols = _packed_index(q)
-    out = np.zeros(v.shape[:-1] + (q, q))
-    out[..., rows, cols] = v
-    out[..., cols, rows] = v
-    return out
 
 
 class StatsLayout:

@@ -12,21 +12,7 @@ import math
 import numpy as np
 
 from ._kernels import _fused_families
-
-
-def _packed_index(q):
-    cols = np.repeat(np.arange(q), np.arange(1, q + 1))
-    rows = np.concatenate([np.arange(c + 1) for c in range(q)])
-    return rows, cols
-
-
-def _unpack(v, q):
-    """Symmetric matrices from packed (column-major upper) triangles."""
-    rows, cols = _packed_index(q)
-    out = np.zeros(v.shape[:-1] + (q, q))
-    out[..., rows, cols] = v
-    out[..., cols, rows] = v
-    return out
+from ._stats import unpack_triangles as _unpack
 
 
 def _blocks_to_matrix(blocks, b, p):

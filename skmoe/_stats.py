@@ -81,3 +81,18 @@ class WeightedData:
     Y: np.ndarray
     W: np.ndarray
     sample_weight: np.ndarray
+
+
+def unpack_triangles(v, q):
+    """Symmetric ``(q, q)`` matrices from packed triangles ``v`` (..., q (q + 1) / 2).
+
+    The packing is column-major upper: entry ``(j, l), j <= l`` at index
+    ``l (l + 1) / 2 + j``, so the triangle of the leading ``p x p`` block is a
+    prefix (the layout of the fused kernels' accumulators).
+    """
+    cols = np.repeat(np.arange(q), np.arange(1, q + 1))
+    rows = np.concatenate([np.arange(c + 1) for c in range(q)])
+    out = np.zeros(v.shape[:-1] + (q, q))
+    out[..., rows, cols] = v
+    out[..., cols, rows] = v
+    return out

@@ -104,6 +104,26 @@ def _vlog(buf, n, ibuf):
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH)
+def _tree_masses(h, leaf_path, node_start, node_parent_slot, mass, node_mass):
+    """Posterior mass under every slot and every node from one row's leaf
+    posteriors ``h`` (the root's mass is the sum: 1, or 0 for a dead row)."""
+    for s in range(mass.size):
+        mass[s] = 0.0
+    for leaf in range(leaf_path.shape[0]):
+        for t in range(leaf_path.shape[1]):
+            mass[leaf_path[leaf, t]] += h[leaf]
+    for j in range(node_start.size - 1):
+        ps = node_parent_slot[j]
+        if ps >= 0:
+            node_mass[j] = mass[ps]
+        else:
+            hm = 0.0
+            for s in range(node_start[0], node_start[1]):
+                hm += mass[s]
+            node_mass[j] = hm
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH)
 def _stats_rows(start, stop, X, Y, sw, W, leaf_ll, gaussian, const, inv2var,
                 node_start, slot_node, node_parent_slot, leaf_path,
                 want_nodes, want_hess, hess_start, layout, acc):
@@ -129,6 +149,7 @@ def _stats_rows(start, stop, X, Y, sw, W, leaf_ll, gaussian, const, inv2var,
     ibuf = np.empty(B * max(C, n_leaves, n_nodes), dtype=np.int64)
     mass = np.empty(C)
     node_mass = np.empty(n_nodes)
+    hrow = np.empty(n_leaves)
     zrow = np.empty(q)
     zmax = np.empty(B)
     tots = np.empty(B * n_nodes)
@@ -248,22 +269,12 @@ def _stats_rows(start, stop, X, Y, sw, W, leaf_ll, gaussian, const, inv2var,
                     seg[row] = zrow[row] * zc
             for k in range(up):
                 uxrow[k] = urow[k]
-            for s in range(C):
-                mass[s] = 0.0
             for leaf in range(n_leaves):
                 h = zz[r * n_leaves + leaf] * inv
+                hrow[leaf] = h
                 WH[leaf, r] = w * h
-                for t in range(depth):
-                    mass[leaf_path[leaf, t]] += h
-            for j in range(n_nodes):
-                ps = node_parent_slot[j]
-                if ps >= 0:
-                    node_mass[j] = mass[ps]
-                else:
-                    hm = 0.0
-                    for s in range(node_start[0], node_start[1]):
-                        hm += mass[s]
-                    node_mass[j] = hm
+            _tree_masses(hrow, leaf_path, node_start, node_parent_slot, mass,
+                         node_mass)
             for s in range(C):
                 RW[s, r] = w * (mass[s] - node_mass[slot_node[s]] * ex[r * C + s])
             m2 = 0

@@ -40,7 +40,7 @@ import numpy as np
 from numba import njit
 
 from ._config import FASTMATH
-from ._fused import _vexp
+from ._fused import _tree_masses, _vexp
 
 _TINY_LOG = -230.0
 _BLOCK = 256
@@ -87,6 +87,7 @@ def _family_rows(X, Y, sw, W, logistic, local_gate, const, inv2var, A, node_star
     ll = np.empty(n_leaves)
     mass = np.empty(max(C, 1))
     node_mass = np.empty(n_nodes)
+    hrow = np.empty(n_leaves)
     zrow = np.empty(q)
     U = np.zeros((B, uq))
     Ux = np.zeros((B, up))
@@ -262,21 +263,10 @@ def _family_rows(X, Y, sw, W, logistic, local_gate, const, inv2var, A, node_star
                             k += 1
             if not local_gate:
                 g0 = r * n_arg
-                for s in range(C):
-                    mass[s] = 0.0
                 for leaf in range(n_leaves):
-                    h = WH[leaf, r]
-                    for t in range(depth):
-                        mass[leaf_path[leaf, t]] += h
-                for j in range(n_nodes):
-                    ps = node_parent_slot[j]
-                    if ps >= 0:
-                        node_mass[j] = mass[ps]
-                    else:
-                        hm = 0.0
-                        for s in range(node_start[0], node_start[1]):
-                            hm += mass[s]
-                        node_mass[j] = hm
+                    hrow[leaf] = WH[leaf, r]
+                _tree_masses(hrow, leaf_path, node_start, node_parent_slot, mass,
+                             node_mass)
                 for s in range(C):
                     g[s] = ex[g0 + s]
                     RX[n_re + s, r] = mass[s] - node_mass[slot_node[s]] * g[s]
