@@ -498,8 +498,7 @@ class MixtureModel:
         uniform = 1.0 / np.diff(tree.node_start)[tree.slot_node]
         gate = np.zeros((X.shape[1] + 1, tree.n_slots))
 
-        def gate_pass(gate, first):
-            total = None
+        def gate_pass(gate, first, total=None):
             for a in range(0, X.shape[0], chunk_rows):
                 b = min(X.shape[0], a + chunk_rows)
                 r = resp[a:b]
@@ -510,18 +509,30 @@ class MixtureModel:
                     g = np.broadcast_to(uniform, h_slot.shape)
                 else:
                     _, g = tree_log_softmax(X[a:b] @ gate[:-1] + gate[-1], tree)
-                estep = EStep(r, h_slot - h_node * g, np.zeros(b - a))
-                s = self.reduce(X[a:b], Y[a:b], sw[a:b], estep,
-                                g if newton else None)
-                total = s if total is None else total + s
+                resid = h_slot - h_node * g
+                if first:  # every statistic (the experts' and the nodes')
+                    s = self.reduce(X[a:b], Y[a:b], sw[a:b],
+                                    EStep(r, resid, np.zeros(b - a)),
+                                    g if newton else None)
+                    total = s if total is None else total + s
+                    continue
+                # later steps: only the gates' gradient (and Newton matrices)
+                total.gate_grad += np.c_[X[a:b], np.ones(b - a)].T @ (
+                    resid * sw[a:b, None])
+                if newton:
+                    for H, h in zip(total.hessians, newton_hessians(
+                            X[a:b], sw[a:b], mass, g, tree)):
+                        H += h
             return total
 
         stats = gate_pass(gate, True)
         for step in range(n_gate_steps):
             if step:
-                grams = stats.expert_grams
-                stats = gate_pass(gate, False)
-                stats.expert_grams = grams
+                stats.gate_grad[:] = 0.0
+                if newton:
+                    for H in stats.hessians:
+                        H[:] = 0.0
+                stats = gate_pass(gate, False, stats)
             gate = self.gate_step(stats, gate)
         experts, collapsed = self.fit_experts(data, resp, min_mass, stats=stats)
         return Params(gate, experts), collapsed
