@@ -356,15 +356,14 @@ class MixtureModel:
                              self.gate_solver == "newton")
         W = np.concatenate([params.experts.coef, params.gate], axis=1)
         const, inv2var = self.experts.kernel_args(params.experts)
-        acc = np.zeros((1, layout.size))
+        acc = np.zeros(layout.size)
         # read-only views: one compiled signature whether or not the caller's
         # arrays (a memmap, say) are writable
         X, Y, sw, W = (_readonly(a) for a in (X, Y, sw, W))
-        _fused.stats_serial(X, Y, sw, W, _readonly(np.empty((0, tree.n_leaves))),
-                            True, const, inv2var, *self._tree_args(),
+        _fused.stats_serial(X, Y, sw, W, const, inv2var, *self._tree_args(),
                             layout.want_nodes, layout.want_hess, layout.hess_start,
                             layout.offsets, acc)
-        return layout.unpack(acc[0])
+        return layout.unpack(acc)
 
     def statistics(self, data, params):
         """One pass over ``data``: row ranges over ``n_jobs`` threads (the kernels

@@ -304,3 +304,21 @@ def test_model_e_step_matches_reference(branching, n_outputs):
                         (want.resp, want.resid, want.loglik))
     # and the leaf prior is the gate probability of the model
     assert_allclose(model.gate_proba(X, params).sum(axis=1), 1.0, rtol=1e-12)
+
+
+@pytest.mark.parametrize("beta", [0.0, 1.0])
+def test_gemm_sub_blocks_match_numpy(beta):
+    """``_blas.gemm`` (SciPy's dgemm called from numba) on row-major
+    sub-blocks read through leading dimensions, as the fused kernels use it."""
+    from skmoe._kernels._blas import gemm
+
+    rng = np.random.default_rng(0)
+    A = rng.normal(size=(6, 9))  # use rows 1..4, columns 0..4 (k = 5)
+    B = rng.normal(size=(7, 8))  # use rows 0..4, columns 0..2 (n = 3)
+    C = rng.normal(size=(5, 6))  # write rows 1..4, columns 0..2
+    expected = C.copy()
+    expected[1:5, :3] = beta * C[1:5, :3] + A[1:5, :5] @ B[:5, :3]
+    iw, fw = np.empty(8, dtype=np.int32), np.empty(2)
+    gemm(4, 3, 5, A.ctypes.data + 8 * 9, 9, B.ctypes.data, 8, beta,
+         C.ctypes.data + 8 * 6, 6, iw, fw)
+    assert_allclose(C, expected, rtol=1e-13, atol=1e-13)

@@ -22,7 +22,7 @@ exponentials are computed block by block with ``_vexp``, a vectorisable
 ``exp`` (Cody-Waite reduction and a degree-11 polynomial; relative error below
 1e-13), about ten times faster than numba's scalar ``exp`` here.
 
-The accumulator ``acc`` of shape (1, size) is laid out by ``skmoe._model``
+The accumulator ``acc`` of shape (size,) is laid out by ``skmoe._model``
 (see ``StatsLayout``). The kernel releases the GIL: callers run it on row
 ranges in several threads (or Dask tasks), each with its own accumulator, and
 add the results; there is no ``prange`` variant, which would double the
@@ -32,6 +32,7 @@ compile time for no gain.
 import numpy as np
 from numba import njit
 
+from ._blas import _addr, gemm
 from ._config import FASTMATH
 
 _TINY_LOG = -230.0
@@ -124,9 +125,17 @@ def _tree_masses(h, leaf_path, node_start, node_parent_slot, mass, node_mass):
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH)
-def _stats_rows(start, stop, X, Y, sw, W, leaf_ll, gaussian, const, inv2var,
-                node_start, slot_node, node_parent_slot, leaf_path,
-                want_nodes, want_hess, hess_start, layout, acc):
+def stats_serial(X, Y, sw, W, const, inv2var, node_start, slot_node,
+                 node_parent_slot, leaf_path, want_nodes, want_hess, hess_start,
+                 layout, acc):
+    """Fused E-step and statistics of the rows of ``X`` on one thread, added
+    to ``acc`` (1-D, laid out by ``skmoe._model.StatsLayout``).
+
+    Gaussian experts (``const``/``inv2var`` of shape (n_leaves, n_outputs));
+    ``W`` (d + 1, n_leaves * n_outputs + n_slots) holds the experts' columns,
+    then the gates'. All arrays C-contiguous (the products read them through
+    their addresses). Other families: ``_fused_families``.
+    """
     n_feat = X.shape[1]
     p = n_feat + 1
     n_out = Y.shape[1]
@@ -140,8 +149,7 @@ def _stats_rows(start, stop, X, Y, sw, W, leaf_ll, gaussian, const, inv2var,
     up = p * (p + 1) // 2
     off_e, off_g, off_n = layout[0], layout[1], layout[2]
     B = _BLOCK
-    Wx = np.ascontiguousarray(W[:n_feat])
-    bias = W[n_feat].copy()
+    bias = W[n_feat]
     proj = np.empty(B * ncol)
     sh = np.empty(B * C)  # shifted logits, then (in ex) their exps
     ex = np.empty(B * C)
@@ -156,24 +164,31 @@ def _stats_rows(start, stop, X, Y, sw, W, leaf_ll, gaussian, const, inv2var,
     rtot = np.empty(B)
     rlog = np.empty(B)
     n_hw = n_nodes * want_nodes + hess_start[-1] * want_hess
-    U = np.zeros((B, uq))
-    X1 = np.zeros((B, p))
-    UX = np.zeros((B, up))  # the x1 x1^T prefix of U, for the gate matrices
-    WH = np.zeros((n_leaves, B))
-    RW = np.zeros((C, B))
-    HW = np.zeros((max(n_hw, 1), B))
-    acc_e = acc[off_e:off_g].reshape((n_leaves, uq))
-    acc_g = acc[off_g:off_n].reshape((C, p))
-    acc_h = acc[off_n:off_n + n_hw * up].reshape((n_hw, up))
-    for b0 in range(start, stop, B):
-        b1 = min(stop, b0 + B)
+    # row-major block matrices: U (B, uq) rows z z^T (its first up columns
+    # are x1 x1^T), X1 (B, p), and the weights WH (n_leaves, B), RW (C, B),
+    # HW (n_hw, B); every product below runs over the block's rows
+    U = np.zeros(B * uq)
+    X1 = np.zeros(B * p)
+    WH = np.zeros(n_leaves * B)
+    RW = np.zeros(C * B)
+    HW = np.zeros(max(n_hw, 1) * B)
+    iw = np.empty(8, dtype=np.int32)
+    fw = np.empty(2)
+    # addresses and leading dimensions as int64: one signature of ``gemm``
+    pacc, px, pw = _addr(acc), _addr(X), _addr(W)
+    pu, px1, pproj = _addr(U), _addr(X1), _addr(proj)
+    pwh, prw, phw = _addr(WH), _addr(RW), _addr(HW)
+    ldw = np.int64(B)
+    n = X.shape[0]
+    for b0 in range(0, n, B):
+        b1 = min(n, b0 + B)
         nb = b1 - b0
         # projections and shifted gate logits
-        pb = np.dot(X[b0:b1], Wx)
+        gemm(nb, ncol, n_feat, px + 8 * b0 * n_feat, n_feat, pw, ncol, 0.0,
+             pproj, ncol, iw, fw)
         for r in range(nb):
-            prow = proj[r * ncol:(r + 1) * ncol]
             for c in range(ncol):
-                prow[c] = pb[r, c] + bias[c]
+                proj[r * ncol + c] += bias[c]
             for j in range(n_nodes):
                 lo, hi = node_start[j], node_start[j + 1]
                 m = proj[r * ncol + goff + lo]
@@ -205,13 +220,10 @@ def _stats_rows(start, stop, X, Y, sw, W, leaf_ll, gaussian, const, inv2var,
                     sh[r * C + s] -= lt  # log g
             m = -np.inf
             for leaf in range(n_leaves):
-                if gaussian:
-                    z = 0.0
-                    for o in range(n_out):
-                        res = Y[i, o] - proj[r * ncol + leaf * n_out + o]
-                        z += const[leaf, o] - res * res * inv2var[leaf, o]
-                else:
-                    z = leaf_ll[i, leaf]
+                z = 0.0
+                for o in range(n_out):
+                    res = Y[i, o] - proj[r * ncol + leaf * n_out + o]
+                    z += const[leaf, o] - res * res * inv2var[leaf, o]
                 for t in range(depth):
                     z += sh[r * C + leaf_path[leaf, t]]
                 zz[r * n_leaves + leaf] = z
@@ -238,18 +250,15 @@ def _stats_rows(start, stop, X, Y, sw, W, leaf_ll, gaussian, const, inv2var,
             i = b0 + r
             w = sw[i]
             tot = rtot[r]
-            urow = U[r]
-            xrow = X1[r]
-            uxrow = UX[r]
+            urow = U[r * uq:(r + 1) * uq]
+            xrow = X1[r * p:(r + 1) * p]
             if not (tot > 0.0 and w != 0.0):
                 # zero weight, or every leaf impossible (or NaN): no statistics
-                # (zero rows of U, UX and X1 cancel the stale weight columns)
+                # (zero rows of U and X1 cancel the stale weight columns)
                 if w != 0.0:
                     acc[0] += w * zmax[r]
                 for k in range(uq):
                     urow[k] = 0.0
-                for k in range(up):
-                    uxrow[k] = 0.0
                 for f in range(p):
                     xrow[f] = 0.0
                 continue
@@ -267,20 +276,18 @@ def _stats_rows(start, stop, X, Y, sw, W, leaf_ll, gaussian, const, inv2var,
                 seg = urow[col * (col + 1) // 2:(col + 1) * (col + 2) // 2]
                 for row in range(col + 1):
                     seg[row] = zrow[row] * zc
-            for k in range(up):
-                uxrow[k] = urow[k]
             for leaf in range(n_leaves):
                 h = zz[r * n_leaves + leaf] * inv
                 hrow[leaf] = h
-                WH[leaf, r] = w * h
+                WH[leaf * B + r] = w * h
             _tree_masses(hrow, leaf_path, node_start, node_parent_slot, mass,
                          node_mass)
             for s in range(C):
-                RW[s, r] = w * (mass[s] - node_mass[slot_node[s]] * ex[r * C + s])
+                RW[s * B + r] = w * (mass[s] - node_mass[slot_node[s]] * ex[r * C + s])
             m2 = 0
             if want_nodes:
                 for j in range(n_nodes):
-                    HW[m2, r] = w * node_mass[j]
+                    HW[m2 * B + r] = w * node_mass[j]
                     m2 += 1
             if want_hess:
                 for j in range(n_nodes):
@@ -290,26 +297,13 @@ def _stats_rows(start, stop, X, Y, sw, W, leaf_ll, gaussian, const, inv2var,
                         gs = ex[r * C + s]
                         for t in range(s, hi):
                             dst = 1.0 if s == t else 0.0
-                            HW[m2, r] = wm * gs * (dst - ex[r * C + t])
+                            HW[m2 * B + r] = wm * gs * (dst - ex[r * C + t])
                             m2 += 1
-        if nb < B:  # rows past the data's end carry no weight
-            WH[:, nb:] = 0.0
-            RW[:, nb:] = 0.0
-            HW[:, nb:] = 0.0
-            U[nb:] = 0.0
-            X1[nb:] = 0.0
-            UX[nb:] = 0.0
-        acc_e += np.dot(WH, U)
-        acc_g += np.dot(RW, X1)
+        # acc blocks += weights (rows, nb) @ block matrix (nb, columns)
+        gemm(n_leaves, uq, nb, pwh, ldw, pu, uq, 1.0,
+             pacc + 8 * off_e, uq, iw, fw)
+        gemm(C, p, nb, prw, ldw, px1, p, 1.0,
+             pacc + 8 * off_g, p, iw, fw)
         if n_hw:
-            acc_h += np.dot(HW, UX)
-
-
-@njit(cache=True, nogil=True, fastmath=FASTMATH)
-def stats_serial(X, Y, sw, W, leaf_ll, gaussian, const, inv2var, node_start,
-                 slot_node, node_parent_slot, leaf_path, want_nodes, want_hess,
-                 hess_start, layout, acc):
-    """Fused E-step and statistics on one thread; ``acc`` of shape (1, size)."""
-    _stats_rows(0, X.shape[0], X, Y, sw, W, leaf_ll, gaussian, const, inv2var,
-                node_start, slot_node, node_parent_slot, leaf_path, want_nodes,
-                want_hess, hess_start, layout, acc[0])
+            gemm(n_hw, up, nb, phw, ldw, pu, uq, 1.0,
+                 pacc + 8 * off_n, up, iw, fw)

@@ -39,6 +39,7 @@ through ``_fused._vexp`` and the sums are three BLAS products per block.
 import numpy as np
 from numba import njit
 
+from ._blas import _addr, gemm
 from ._config import FASTMATH
 from ._fused import _tree_masses, _vexp
 
@@ -47,9 +48,19 @@ _BLOCK = 256
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH)
-def _family_rows(X, Y, sw, W, logistic, local_gate, const, inv2var, A, node_start,
-                 slot_node, node_parent_slot, leaf_path, want_nodes, want_hess,
-                 hess_start, accS, accE, accX, accU):
+def family_stats_serial(X, Y, sw, W, logistic, local_gate, const, inv2var, A,
+                        node_start, slot_node, node_parent_slot, leaf_path,
+                        want_nodes, want_hess, hess_start, accS, accE, accX, accU):
+    """Fused E-step and statistics of rows ``X`` on one thread.
+
+    Shapes: ``X`` (n, d); ``Y`` (n, m) targets or one-hot classes; ``sw``
+    (n,); ``W`` (d + 1, n_leaves * m [+ n_slots]) expert columns then, for
+    softmax gates, the gate's; ``const``/``inv2var`` (n_leaves, m) (Gaussian
+    experts); ``A`` (p (p + 1) / 2, n_leaves) (localised gate). Outputs are
+    added to: ``accS`` (1 + 2 n_leaves,), ``accE`` (n_leaves, q (q + 1) / 2),
+    ``accX`` (rows, p), ``accU`` (rows, p (p + 1) / 2); see the module
+    docstring for what each row holds.
+    """
     n, n_feat = X.shape
     p = n_feat + 1
     m = Y.shape[1]
@@ -72,8 +83,7 @@ def _family_rows(X, Y, sw, W, logistic, local_gate, const, inv2var, A, node_star
     n_x = n_re + C
     n_arg = (n_leaves if local_gate else C) + (ne if logistic else 0)
     B = _BLOCK
-    Wx = np.ascontiguousarray(W[:n_feat])
-    bias = W[n_feat].copy()
+    bias = W[n_feat]
     proj = np.empty((B, ncol))
     sh = np.empty(B * n_arg)  # shifted arguments, then (in ex) their exps
     ex = np.empty(B * n_arg)
@@ -95,10 +105,19 @@ def _family_rows(X, Y, sw, W, logistic, local_gate, const, inv2var, A, node_star
     WH = np.zeros((n_leaves, B))
     RX = np.zeros((max(n_x, 1), B))
     HU = np.zeros((max(n_u, 1), B))
+    iw = np.empty(8, dtype=np.int32)
+    fw = np.empty(2)
+    # addresses and leading dimensions as int64: one signature of ``gemm``
+    px, pw, pproj, pA, plw = _addr(X), _addr(W), _addr(proj), _addr(A), _addr(lw)
+    pU, pUx, pX1 = _addr(U), _addr(Ux), _addr(X1)
+    pWH, pRX, pHU = _addr(WH), _addr(RX), _addr(HU)
+    pE, pX, pS = _addr(accE), _addr(accX), _addr(accU)
+    ldb = np.int64(B)
     for b0 in range(0, n, B):
         b1 = min(n, b0 + B)
         nb = b1 - b0
-        pb = np.dot(X[b0:b1], Wx)
+        gemm(nb, ncol, n_feat, px + 8 * b0 * n_feat, n_feat, pw, ncol, 0.0,
+             pproj, ncol, iw, fw)
         # data products of the block: x1, packed x1 x1^T and z z^T
         for r in range(nb):
             i = b0 + r
@@ -120,9 +139,10 @@ def _family_rows(X, Y, sw, W, logistic, local_gate, const, inv2var, A, node_star
                     if col < p:
                         Ux[r, base + row] = v
             for c in range(ncol):
-                proj[r, c] = pb[r, c] + bias[c]
+                proj[r, c] += bias[c]
         if local_gate:
-            lw[:nb] = np.dot(Ux[:nb], A)
+            gemm(nb, n_leaves, up, pUx, up, pA, n_leaves, 0.0, plw, n_leaves,
+                 iw, fw)
         # shifted arguments of every exponential of the block
         for r in range(nb):
             a0 = r * n_arg
@@ -284,35 +304,10 @@ def _family_rows(X, Y, sw, W, logistic, local_gate, const, inv2var, A, node_star
                                 dst = 1.0 if s == t else 0.0
                                 HU[k, r] = wm * gs * (dst - g[t])
                                 k += 1
-        if nb < B:  # rows past the data's end carry no weight
-            WH[:, nb:] = 0.0
-            RX[:, nb:] = 0.0
-            HU[:, nb:] = 0.0
-            U[nb:] = 0.0
-            Ux[nb:] = 0.0
-            X1[nb:] = 0.0
+        # accumulators += weights (rows, nb) @ block matrix (nb, columns)
         if not logistic:
-            accE += np.dot(WH, U)
+            gemm(n_leaves, uq, nb, pWH, ldb, pU, uq, 1.0, pE, uq, iw, fw)
         if n_x:
-            accX += np.dot(RX, X1)
+            gemm(n_x, p, nb, pRX, ldb, pX1, p, 1.0, pX, p, iw, fw)
         if n_u:
-            accU += np.dot(HU, Ux)
-
-
-@njit(cache=True, nogil=True, fastmath=FASTMATH)
-def family_stats_serial(X, Y, sw, W, logistic, local_gate, const, inv2var, A,
-                        node_start, slot_node, node_parent_slot, leaf_path,
-                        want_nodes, want_hess, hess_start, accS, accE, accX, accU):
-    """Fused E-step and statistics of rows ``X`` on one thread.
-
-    Shapes: ``X`` (n, d); ``Y`` (n, m) targets or one-hot classes; ``sw``
-    (n,); ``W`` (d + 1, n_leaves * m [+ n_slots]) expert columns then, for
-    softmax gates, the gate's; ``const``/``inv2var`` (n_leaves, m) (Gaussian
-    experts); ``A`` (p (p + 1) / 2, n_leaves) (localised gate). Outputs are
-    added to: ``accS`` (1 + 2 n_leaves,), ``accE`` (n_leaves, q (q + 1) / 2),
-    ``accX`` (rows, p), ``accU`` (rows, p (p + 1) / 2); see the module
-    docstring for what each row holds.
-    """
-    _family_rows(X, Y, sw, W, logistic, local_gate, const, inv2var, A, node_start,
-                 slot_node, node_parent_slot, leaf_path, want_nodes, want_hess,
-                 hess_start, accS, accE, accX, accU)
+            gemm(n_u, up, nb, pHU, ldb, pUx, up, 1.0, pS, up, iw, fw)
