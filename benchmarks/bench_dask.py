@@ -5,7 +5,7 @@ every row) plus the M-step on the driver. The script times it, median of
 ``--reps`` runs, for:
 
 - the in-memory path (``FitData``) with 1 and 2 threads (``n_jobs``);
-- Dask's threaded scheduler with 1 and 2 workers;
+- Dask's threaded scheduler with 1 and 2 workers (``--workers``);
 - a ``LocalCluster`` of 1 and 2 worker processes (one thread each);
 
 at n = 2,000,000 rows x 10 features, 8 experts, 20 row blocks (the data are
@@ -19,6 +19,7 @@ Usage (from the repository root):
 
     python benchmarks/bench_dask.py            # the issue's size
     python benchmarks/bench_dask.py --quick    # 200,000 rows, a smoke run
+    python benchmarks/bench_dask.py --workers 1,2,4,8   # scaling on more cores
 """
 
 import argparse
@@ -99,7 +100,7 @@ def setup_model(X, y, k):
     return model, est._params()
 
 
-def bench_iteration(n, d, k, n_blocks, reps, title):
+def bench_iteration(n, d, k, n_blocks, reps, title, workers=(1, 2)):
     Xd, yd = dask_data(n, d, k, n_blocks)
     with dask.config.set(scheduler="threads"):
         X, y = dask.compute(Xd, yd)
@@ -123,13 +124,13 @@ def bench_iteration(n, d, k, n_blocks, reps, title):
     with threadpool_limits(limits=1, user_api="blas"):
         rows.append(("in memory, n_jobs=2", "in memory, n_jobs=1",
                      *paired_times(in_memory(1), in_memory(2), reps)))
-        for w in (1, 2):
+        for w in workers:
             with dask.config.set(scheduler="threads", num_workers=w):
                 data, _ = dask_fit_data(est, Xd, yd, None)
                 rows.append((f"Dask threaded scheduler, {w} worker(s)",
                              f"in memory, n_jobs={w}",
                              *paired_times(in_memory(w), on_dask(data), reps)))
-        for w in (1, 2):
+        for w in workers:
             with LocalCluster(n_workers=w, threads_per_worker=1, processes=True,
                               host="127.0.0.1", dashboard_address=":0") as cluster, \
                     Client(cluster) as client, dask.config.set(scheduler=client):
@@ -187,11 +188,15 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--workers", default="1,2",
+                        help="comma-separated worker counts (default 1,2)")
     args = parser.parse_args()
+    workers = tuple(int(w) for w in args.workers.split(","))
     n = 200_000 if args.quick else 2_000_000
     print(f"load average before: {os.getloadavg()}  ({os.cpu_count()} CPUs)")
-    bench_iteration(n, 10, 8, 20, args.reps, "per iteration")
-    bench_iteration(2_000, 10, 8, 20, max(args.reps, 15), "fixed cost (small data)")
+    bench_iteration(n, 10, 8, 20, args.reps, "per iteration", workers)
+    bench_iteration(2_000, 10, 8, 20, max(args.reps, 15), "fixed cost (small data)",
+                    workers)
     vector_sizes()
     print(f"\nload average after: {os.getloadavg()}")
 
