@@ -27,6 +27,7 @@ from .gates._softmax import (
     newton_hessians,
     newton_step,
     penalised_gradient,
+    uniform_hessians,
 )
 
 # Rows per chunk of the statistics pass: the E-step's work arrays stay in cache.
@@ -285,19 +286,22 @@ class MixtureModel:
         """Posterior mass of reaching each node, shape (n, n_nodes)."""
         return resp @ self.tree.node_leaf_matrix
 
-    def reduce(self, X, Y, sw, estep, g=None):
+    def reduce(self, X, Y, sw, estep, g=None, node_grams=False):
         """Sufficient statistics of a block from its E-step outputs.
 
         The experts' Gram matrices only for a Gram family (``fused``); other
-        families' statistics are added by ``block_statistics``.
+        families' statistics are added by ``block_statistics``. The nodes'
+        Gram matrices for Böhning's bound or when ``node_grams``; the Newton
+        matrices when the gate probabilities ``g`` are given.
         """
         tree = self.tree
         grams = bool(self.experts.fused)
         weights = [estep.resp] if grams else [np.empty((X.shape[0], 0))]
         mass = None
-        if tree.n_nodes > 1 or g is not None or self.gate_solver == "bohning":
+        want_nodes = node_grams or self.gate_solver == "bohning"
+        if tree.n_nodes > 1 or g is not None or want_nodes:
             mass = self._node_mass(estep.resp)
-        if self.gate_solver == "bohning":
+        if want_nodes:
             weights.append(mass)
         W = weights[0] if len(weights) == 1 else np.concatenate(weights, axis=1)
         S, T = augmented_grams(X, Y if grams else None, W, estep.resid, sw)
@@ -484,55 +488,52 @@ class MixtureModel:
                        chunk_rows=65_536):
         """Parameters from initial responsibilities (n, n_leaves).
 
-        The experts get their exact M-step; the gates, starting at zero, take
-        ``n_gate_steps`` steps towards the soft targets ``resp``. The sums run
-        over chunks of ``chunk_rows`` rows, so memory beyond ``resp`` stays
-        bounded by a chunk.
+        The experts get their exact M-step; the gates, starting at zero (every
+        branch equally likely), take ``n_gate_steps`` steps towards the soft
+        targets ``resp``. The first is the gate solver's step: at the uniform
+        gate the Newton matrix of a node with ``b`` branches is
+        ``(I - 1 1^T / b) / b (x) G``, ``G`` the node's Gram matrix, so one
+        pass over the data gives every statistic. The others are Böhning steps
+        from the same Gram matrices (the targets do not change), each costing
+        one pass for the gradient only. The sums run over chunks of
+        ``chunk_rows`` rows, so memory beyond ``resp`` stays bounded by a chunk.
         """
         X, Y, sw = data.X, data.Y, data.sample_weight
         tree = self.tree
-        newton = self.gate_solver == "newton"
         P, NL = tree.path_matrix.T, tree.node_leaf_matrix
         parent = tree.node_parent_slot[tree.slot_node]
         uniform = 1.0 / np.diff(tree.node_start)[tree.slot_node]
-        gate = np.zeros((X.shape[1] + 1, tree.n_slots))
+        chunks = [(a, min(X.shape[0], a + chunk_rows))
+                  for a in range(0, X.shape[0], chunk_rows)]
 
-        def gate_pass(gate, first, total=None):
-            for a in range(0, X.shape[0], chunk_rows):
-                b = min(X.shape[0], a + chunk_rows)
-                r = resp[a:b]
-                h_slot, mass = r @ P, r @ NL
-                h_node = np.where(parent >= 0, h_slot[:, np.maximum(parent, 0)],
-                                  mass[:, :1])
-                if first:
-                    g = np.broadcast_to(uniform, h_slot.shape)
-                else:
-                    _, g = tree_log_softmax(X[a:b] @ gate[:-1] + gate[-1], tree)
-                resid = h_slot - h_node * g
-                if first:  # every statistic (the experts' and the nodes')
-                    s = self.reduce(X[a:b], Y[a:b], sw[a:b],
-                                    EStep(r, resid, np.zeros(b - a)),
-                                    g if newton else None)
-                    total = s if total is None else total + s
-                    continue
-                # later steps: only the gates' gradient (and Newton matrices)
-                total.gate_grad += np.c_[X[a:b], np.ones(b - a)].T @ (
-                    resid * sw[a:b, None])
-                if newton:
-                    for H, h in zip(total.hessians, newton_hessians(
-                            X[a:b], sw[a:b], mass, g, tree)):
-                        H += h
-            return total
+        def targets(a, b):
+            h_slot, mass = resp[a:b] @ P, resp[a:b] @ NL
+            h_node = np.where(parent >= 0, h_slot[:, np.maximum(parent, 0)],
+                              mass[:, :1])
+            return h_slot, h_node
 
-        stats = gate_pass(gate, True)
-        for step in range(n_gate_steps):
-            if step:
-                stats.gate_grad[:] = 0.0
-                if newton:
-                    for H in stats.hessians:
-                        H[:] = 0.0
-                stats = gate_pass(gate, False, stats)
-            gate = self.gate_step(stats, gate)
+        stats = None
+        for a, b in chunks:
+            h_slot, h_node = targets(a, b)
+            s = self.reduce(X[a:b], Y[a:b], sw[a:b],
+                            EStep(resp[a:b], h_slot - h_node * uniform,
+                                  np.zeros(b - a)), node_grams=True)
+            stats = s if stats is None else stats + s
+        if self.gate_solver == "newton":
+            stats.hessians = uniform_hessians(stats.node_grams, tree)
+        gate = self.gate_step(stats, np.zeros((X.shape[1] + 1, tree.n_slots)))
+        for _ in range(n_gate_steps - 1):
+            grad = np.zeros_like(gate)
+            for a, b in chunks:
+                h_slot, h_node = targets(a, b)
+                _, g = tree_log_softmax(X[a:b] @ gate[:-1] + gate[-1], tree)
+                resid = (h_slot - h_node * g) * sw[a:b, None]
+                grad[:-1] += X[a:b].T @ resid
+                grad[-1] += resid.sum(axis=0)
+            grad = penalised_gradient(grad, gate, self.gate_alpha)
+            gate = centre(gate + bohning_step(grad, stats.node_grams,
+                                              self.gate_alpha, tree,
+                                              self.gate_features), tree)
         experts, collapsed = self.fit_experts(data, resp, min_mass, stats=stats)
         return Params(gate, experts), collapsed
 

@@ -13,7 +13,7 @@ from numpy.testing import assert_allclose
 from scipy.special import logsumexp
 from sklearn.linear_model import LogisticRegression, Ridge
 
-from skmoe._model import FitData, MixtureModel, Params
+from skmoe._model import EStep, FitData, MixtureModel, Params
 from skmoe._stats import augmented_grams
 from skmoe._tree import GatingTree
 from skmoe.experts import GaussianExperts, GaussianParams
@@ -22,6 +22,7 @@ from skmoe.gates._softmax import (
     centre,
     newton_hessians,
     penalised_gradient,
+    uniform_hessians,
 )
 
 
@@ -273,7 +274,14 @@ def test_gate_on_hard_targets_equals_logistic_regression(solver, n_steps):
     gate_alpha = 0.1
     model = _model(GatingTree((K,)), 1, gate_alpha, solver)
     data = FitData(X, rng.normal(size=(n, 1)), sw)
-    params, _ = model.init_from_resp(data, np.eye(K)[labels], n_gate_steps=n_steps)
+    targets = np.eye(K)[labels]
+    gate = np.zeros((d + 1, K))
+    for _ in range(n_steps):  # gate steps towards the fixed targets
+        g = np.exp(_log_gates(X, gate, model.tree))
+        estep = EStep(targets, targets - g, np.zeros(n))
+        stats = model.reduce(X, data.Y, sw, estep, g if solver == "newton" else None)
+        gate = model.gate_step(stats, gate)
+    params = Params(gate, None)
     lr = LogisticRegression(C=1 / gate_alpha, tol=1e-12, max_iter=10_000)
     lr.fit(X, labels, sample_weight=sw)
     assert_allclose(model.gate_proba(X, params), lr.predict_proba(X), atol=1e-5)
@@ -314,3 +322,21 @@ def test_bohning_step_never_decreases_gate_objective(branching):
         assert f_new >= f_old - 1e-10 * abs(f_old), (trial, f_old, f_new)
         n_increase += f_new > f_old
     assert n_increase >= 14  # and it does make progress
+
+
+@pytest.mark.parametrize("branching", [(4,), (2, 3)])
+def test_uniform_hessians_match_newton_hessians_at_the_uniform_gate(branching):
+    """The initialisation's Kronecker shortcut equals the direct sum over
+    samples with every gate probability 1 / b."""
+    tree, data, params = _random_problem(branching, n=120, d=3, seed=5)
+    X, sw = data.X, data.sample_weight
+    rng = np.random.default_rng(1)
+    resp = rng.dirichlet(np.ones(tree.n_leaves), size=X.shape[0])
+    mass = _node_mass(resp, tree)
+    sizes = np.diff(tree.node_start)[tree.slot_node]
+    g = np.broadcast_to(1.0 / sizes, (X.shape[0], tree.n_slots))
+    direct = newton_hessians(X, sw, mass, g, tree)
+    X1 = np.c_[X, np.ones(X.shape[0])]
+    grams = [(X1 * (sw * mass[:, j])[:, None]).T @ X1 for j in range(tree.n_nodes)]
+    for H, ref in zip(uniform_hessians(grams, tree), direct):
+        assert_allclose(H, ref, rtol=1e-12, atol=1e-12)

@@ -117,6 +117,20 @@ def newton_hessians(X, sample_weight, node_mass, g, tree):
     return out
 
 
+def uniform_hessians(node_grams, tree):
+    """``newton_hessians`` at the uniform gate from the nodes' Gram matrices.
+
+    With ``g_s = 1 / b`` in a node of ``b`` branches, block ``(s, t)`` of the
+    node's matrix is ``(delta_st / b - 1 / b^2) G_j``, ``G_j = sum_i w_i h_ij
+    x x^T``: a Kronecker product, no pass over the data.
+    """
+    out = []
+    for j in range(tree.n_nodes):
+        b = int(tree.node_start[j + 1] - tree.node_start[j])
+        out.append(np.kron((np.eye(b - 1) - 1.0 / b) / b, node_grams[j]))
+    return out
+
+
 def newton_step(grad, hessians, alpha, tree, features=None):
     """Exact Newton step for every node from ``newton_hessians`` (summed).
 
