@@ -125,7 +125,7 @@ class FitData:
 class StatsLayout:
     """Where each statistic lives in the fused kernel's flat accumulator."""
 
-    def __init__(self, tree, n_features, n_outputs, want_nodes, want_hess):
+    def __init__(self, tree, n_features, n_outputs, want_hess):
         p = n_features + 1
         self.p, self.q = p, p + n_outputs
         self.tree = tree
@@ -136,22 +136,18 @@ class StatsLayout:
         self.hess_start = np.concatenate([[0], np.cumsum(pairs)]).astype(np.int64)
         off_e = 1
         off_g = off_e + tree.n_leaves * uq
-        off_n = off_g + tree.n_slots * p
-        off_h = off_n + tree.n_nodes * up * bool(want_nodes)
+        off_h = off_g + tree.n_slots * p
         self.size = off_h + int(self.hess_start[-1]) * up
-        self.offsets = np.array([off_e, off_g, off_n, off_h], dtype=np.int64)
-        self.want_nodes, self.want_hess = bool(want_nodes), bool(want_hess)
+        self.offsets = np.array([off_e, off_g, off_h], dtype=np.int64)
+        self.want_hess = bool(want_hess)
 
     def unpack(self, acc):
         """``Stats`` from the summed accumulator."""
         tree, p, q = self.tree, self.p, self.q
         uq, up = q * (q + 1) // 2, p * (p + 1) // 2
-        off_e, off_g, off_n, off_h = self.offsets
+        off_e, off_g, off_h = self.offsets
         grams = _unpack(acc[off_e:off_g].reshape(tree.n_leaves, uq), q)
-        grad = acc[off_g:off_n].reshape(tree.n_slots, p).T.copy()
-        node_grams = None
-        if self.want_nodes:
-            node_grams = _unpack(acc[off_n:off_h].reshape(-1, up), p)
+        grad = acc[off_g:off_h].reshape(tree.n_slots, p).T.copy()
         hessians = None
         if self.want_hess:
             hessians = []
@@ -168,7 +164,31 @@ class StatsLayout:
                         H[t * p:(t + 1) * p, s * p:(s + 1) * p] = blocks[k]
                         k += 1
                 hessians.append(H)
-        return Stats(float(acc[0]), grams, grad, node_grams, hessians)
+        return Stats(float(acc[0]), grams, grad, None, hessians)
+
+
+def node_grams_from_experts(expert_grams, tree, p):
+    """Böhning's node Gram matrices from the experts' Gram matrices.
+
+    The posterior mass of node ``j`` is the sum of its leaves' posteriors,
+    ``h_ij = sum_{l under j} h_il``, so ``G_j = sum_i w_i h_ij x1 x1^T`` is the
+    sum of the leading ``p x p`` (``x1 = [x, 1]``) blocks of the experts'
+    ``S_l = sum_i w_i h_il z z^T`` under ``j``: no pass over the data.
+
+    Parameters
+    ----------
+    expert_grams : ndarray of shape (n_leaves, q, q)
+        Gram matrices of ``z = [x, 1, y]``, ``q = p + n_outputs``.
+    tree : GatingTree
+    p : int
+        ``n_features + 1``.
+
+    Returns
+    -------
+    node_grams : ndarray of shape (n_nodes, p, p)
+    """
+    return np.einsum("lj,lab->jab", tree.node_leaf_matrix,
+                     expert_grams[:, :p, :p])
 
 
 def _readonly(a):
@@ -355,8 +375,9 @@ class MixtureModel:
 
     def _fused_block(self, X, Y, sw, params):
         tree = self.tree
+        # Böhning's node Gram matrices follow from the experts' (see
+        # node_grams_from_experts): the kernel does not accumulate them
         layout = StatsLayout(tree, X.shape[1], Y.shape[1],
-                             self.gate_solver == "bohning",
                              self.gate_solver == "newton")
         W = np.concatenate([params.experts.coef, params.gate], axis=1)
         const, inv2var = self.experts.kernel_args(params.experts)
@@ -365,9 +386,13 @@ class MixtureModel:
         # arrays (a memmap, say) are writable
         X, Y, sw, W = (_readonly(a) for a in (X, Y, sw, W))
         _fused.stats_serial(X, Y, sw, W, const, inv2var, *self._tree_args(),
-                            layout.want_nodes, layout.want_hess, layout.hess_start,
+                            layout.want_hess, layout.hess_start,
                             layout.offsets, acc)
-        return layout.unpack(acc)
+        stats = layout.unpack(acc)
+        if self.gate_solver == "bohning":
+            stats.node_grams = node_grams_from_experts(stats.expert_grams, tree,
+                                                       layout.p)
+        return stats
 
     def statistics(self, data, params):
         """One pass over ``data``: row ranges over ``n_jobs`` threads (the kernels

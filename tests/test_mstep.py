@@ -13,7 +13,13 @@ from numpy.testing import assert_allclose
 from scipy.special import logsumexp
 from sklearn.linear_model import LogisticRegression, Ridge
 
-from skmoe._model import EStep, FitData, MixtureModel, Params
+from skmoe._model import (
+    EStep,
+    FitData,
+    MixtureModel,
+    Params,
+    node_grams_from_experts,
+)
 from skmoe._stats import augmented_grams
 from skmoe._tree import GatingTree
 from skmoe.experts import GaussianExperts, GaussianParams
@@ -259,6 +265,21 @@ def test_bohning_statistics_match_definition():
     for j in range(1, tree.n_nodes):
         want = (x1 * (sw * mass[:, j])[:, None]).T @ x1
         assert_allclose(stats.node_grams[j], want, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("branching", [(4,), (2, 2, 2), (3, 2)])
+def test_node_grams_from_experts_match_definition(branching):
+    """``G_j = sum_i w_i h_ij x1 x1^T`` from the experts' Gram matrices alone."""
+    tree, data, _ = _random_problem(branching, n=90, d=3, m=2, seed=11)
+    resp = np.random.default_rng(1).dirichlet(np.ones(tree.n_leaves), size=90)
+    S, _ = augmented_grams(data.X, data.Y, resp, None, data.sample_weight)
+    got = node_grams_from_experts(S, tree, 4)
+    mass = _node_mass(resp, tree)
+    x1 = np.c_[data.X, np.ones(len(data.X))]
+    for j in range(tree.n_nodes):
+        want = (x1 * (data.sample_weight * mass[:, j])[:, None]).T @ x1
+        assert_allclose(got[j], want, rtol=1e-12, atol=1e-12)
+
 
 
 # ---------------------------------------------------------------------------

@@ -9,9 +9,11 @@ statistics) whatever ``n``. With ``z = [x, 1, y]``, ``x1 = [x, 1]``, weight
     acc_ll          += w_i loglik_i
     expert_grams[l] += w_i h_il  z z^T                   (packed upper triangle)
     gate_grad[s]    += w_i resid_is x1
-    node_grams[j]   += w_i h_ij  x1 x1^T                 (every node)
     hess[j][s, t]   += w_i h_ij g_is (delta_st - g_it) x1 x1^T
                                      (s <= t in node j, both past its first slot)
+
+(Böhning's node Gram matrices ``sum_i w_i h_ij x1 x1^T`` are sums of corners
+of the experts' Gram matrices: ``skmoe._model.node_grams_from_experts``.)
 
 Packed triangles use the order ``(j, l), j <= l`` at index ``l (l + 1) / 2 + j``,
 so the ``x1 x1^T`` triangle is a prefix of the ``z z^T`` one.
@@ -105,28 +107,26 @@ def _vlog(buf, n, ibuf):
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH)
-def _tree_masses(h, leaf_path, node_start, node_parent_slot, mass, node_mass):
+def _tree_masses(h, leaf_slot, node_start, node_parent_slot, mass, node_mass):
     """Posterior mass under every slot and every node from one row's leaf
-    posteriors ``h`` (the root's mass is the sum: 1, or 0 for a dead row)."""
-    for s in range(mass.size):
-        mass[s] = 0.0
-    for leaf in range(leaf_path.shape[0]):
-        for t in range(leaf_path.shape[1]):
-            mass[leaf_path[leaf, t]] += h[leaf]
-    for j in range(node_start.size - 1):
+    posteriors ``h``, bottom up: the slot leading to node ``j`` carries the sum
+    of ``j``'s slots (nodes are numbered breadth first, so a node comes after
+    its parent). The root's mass is the sum: 1, or 0 for a dead row."""
+    for leaf in range(leaf_slot.size):
+        mass[leaf_slot[leaf]] = h[leaf]
+    for j in range(node_start.size - 2, -1, -1):
+        tot = 0.0
+        for s in range(node_start[j], node_start[j + 1]):
+            tot += mass[s]
+        node_mass[j] = tot
         ps = node_parent_slot[j]
         if ps >= 0:
-            node_mass[j] = mass[ps]
-        else:
-            hm = 0.0
-            for s in range(node_start[0], node_start[1]):
-                hm += mass[s]
-            node_mass[j] = hm
+            mass[ps] = tot
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH)
 def stats_serial(X, Y, sw, W, const, inv2var, node_start, slot_node,
-                 node_parent_slot, leaf_path, want_nodes, want_hess, hess_start,
+                 node_parent_slot, leaf_path, want_hess, hess_start,
                  layout, acc):
     """Fused E-step and statistics of the rows of ``X`` on one thread, added
     to ``acc`` (1-D, laid out by ``skmoe._model.StatsLayout``).
@@ -141,13 +141,14 @@ def stats_serial(X, Y, sw, W, const, inv2var, node_start, slot_node,
     n_out = Y.shape[1]
     q = p + n_out
     n_leaves, depth = leaf_path.shape
+    leaf_slot = leaf_path[:, depth - 1].copy()  # the slot above each leaf
     n_nodes = node_start.size - 1
     C = node_start[-1]
     ncol = W.shape[1]
     goff = ncol - C  # first gate column
     uq = q * (q + 1) // 2
     up = p * (p + 1) // 2
-    off_e, off_g, off_n = layout[0], layout[1], layout[2]
+    off_e, off_g, off_h = layout[0], layout[1], layout[2]
     B = _BLOCK
     bias = W[n_feat]
     proj = np.empty(B * ncol)
@@ -163,7 +164,7 @@ def stats_serial(X, Y, sw, W, const, inv2var, node_start, slot_node,
     tots = np.empty(B * n_nodes)
     rtot = np.empty(B)
     rlog = np.empty(B)
-    n_hw = n_nodes * want_nodes + hess_start[-1] * want_hess
+    n_hw = hess_start[-1] * want_hess
     # row-major block matrices: U (B, uq) rows z z^T (its first up columns
     # are x1 x1^T), X1 (B, p), and the weights WH (n_leaves, B), RW (C, B),
     # HW (n_hw, B); every product below runs over the block's rows
@@ -214,18 +215,19 @@ def stats_serial(X, Y, sw, W, const, inv2var, node_start, slot_node,
         # leaf log-joints
         for r in range(nb):
             i = b0 + r
-            for j in range(n_nodes):
+            for j in range(n_nodes):  # parents first: path log-priors
                 lt = tots[r * n_nodes + j]
+                ps = node_parent_slot[j]
+                lt -= sh[r * C + ps] if ps >= 0 else 0.0
                 for s in range(node_start[j], node_start[j + 1]):
-                    sh[r * C + s] -= lt  # log g
+                    sh[r * C + s] -= lt  # sum of log g down to the slot
             m = -np.inf
             for leaf in range(n_leaves):
                 z = 0.0
                 for o in range(n_out):
                     res = Y[i, o] - proj[r * ncol + leaf * n_out + o]
                     z += const[leaf, o] - res * res * inv2var[leaf, o]
-                for t in range(depth):
-                    z += sh[r * C + leaf_path[leaf, t]]
+                z += sh[r * C + leaf_slot[leaf]]
                 zz[r * n_leaves + leaf] = z
                 if z > m:
                     m = z
@@ -280,15 +282,11 @@ def stats_serial(X, Y, sw, W, const, inv2var, node_start, slot_node,
                 h = zz[r * n_leaves + leaf] * inv
                 hrow[leaf] = h
                 WH[leaf * B + r] = w * h
-            _tree_masses(hrow, leaf_path, node_start, node_parent_slot, mass,
+            _tree_masses(hrow, leaf_slot, node_start, node_parent_slot, mass,
                          node_mass)
             for s in range(C):
                 RW[s * B + r] = w * (mass[s] - node_mass[slot_node[s]] * ex[r * C + s])
             m2 = 0
-            if want_nodes:
-                for j in range(n_nodes):
-                    HW[m2 * B + r] = w * node_mass[j]
-                    m2 += 1
             if want_hess:
                 for j in range(n_nodes):
                     wm = w * node_mass[j]
@@ -306,4 +304,4 @@ def stats_serial(X, Y, sw, W, const, inv2var, node_start, slot_node,
              pacc + 8 * off_g, p, iw, fw)
         if n_hw:
             gemm(n_hw, up, nb, phw, ldw, pu, uq, 1.0,
-                 pacc + 8 * off_n, up, iw, fw)
+                 pacc + 8 * off_h, up, iw, fw)

@@ -65,6 +65,7 @@ def family_stats_serial(X, Y, sw, W, logistic, local_gate, const, inv2var, A,
     p = n_feat + 1
     m = Y.shape[1]
     n_leaves, depth = leaf_path.shape
+    leaf_slot = leaf_path[:, depth - 1].copy()  # the slot above each leaf
     n_nodes = node_start.size - 1
     C = 0 if local_gate else node_start[-1]  # softmax slots
     ncol = W.shape[1]
@@ -285,7 +286,7 @@ def family_stats_serial(X, Y, sw, W, logistic, local_gate, const, inv2var, A,
                 g0 = r * n_arg
                 for leaf in range(n_leaves):
                     hrow[leaf] = WH[leaf, r]
-                _tree_masses(hrow, leaf_path, node_start, node_parent_slot, mass,
+                _tree_masses(hrow, leaf_slot, node_start, node_parent_slot, mass,
                              node_mass)
                 for s in range(C):
                     g[s] = ex[g0 + s]
