@@ -9,6 +9,7 @@ differ only by the order in which the blocks' statistics are added.
 
 import subprocess
 import sys
+import uuid
 import warnings
 
 import numpy as np
@@ -391,6 +392,98 @@ def test_map_statistics_with_row_arrays(data):
     vec, (ysum, _) = chunked.map_statistics(_weighted_sums, 3.0, rows=(r,))
     np.testing.assert_allclose(vec, expect, rtol=1e-12)
     np.testing.assert_allclose(ysum, sw @ y, rtol=1e-12)
+
+
+def _block_sums(X, Y, sw):
+    """A block function whose sums count every row: each block once, or it shows."""
+    return ((sw * Y[:, 0]) @ X, float(X.shape[0]), float(sw.sum()))
+
+
+def _stats_tasks(keys):
+    """Keys of the per-group statistics tasks, by pass."""
+    passes = {}
+    for key in map(str, keys):
+        if "-blocks-" in key:
+            passes.setdefault(key.split("-blocks-")[0], []).append(key)
+    return passes
+
+
+def test_map_statistics_one_task_per_thread(data):
+    """Local schedulers: one task per thread (groups of consecutive blocks)."""
+    from dask.callbacks import Callback
+
+    from skmoe._backend._dask import dask_fit_data
+
+    X, y, _ = data
+    est = MixtureOfExpertsRegressor(n_experts=3)
+    with dask.config.set(scheduler="threads"):
+        fit_data, _ = dask_fit_data(est, _dask(X), _dask(y), None)
+    Y = fit_data.Y.compute()
+    assert fit_data.n_blocks == 5
+    for scheduler, n_workers, n_tasks in (("threads", 2, 2), ("threads", 3, 3),
+                                          ("threads", 8, 5), ("sync", 4, 1)):
+        keys = []
+        with dask.config.set(scheduler=scheduler, num_workers=n_workers), \
+                Callback(pretask=lambda key, dsk, state: keys.append(key)):
+            for _ in range(2):
+                s, rows, w = fit_data.map_statistics(_block_sums)
+                np.testing.assert_allclose(s, Y[:, 0] @ X, rtol=1e-12)
+                assert rows == N and w == N
+        passes = _stats_tasks(keys)
+        assert len(passes) == 2
+        assert all(len(v) == n_tasks for v in passes.values()), (scheduler, passes)
+
+
+def _placed(client, a, workers):
+    """``a`` as a persisted Dask array whose row block ``i`` is on ``workers[i]``."""
+    distributed = pytest.importorskip("distributed")
+    name = f"placed-{uuid.uuid4().hex}"
+    starts = range(0, len(a), CHUNK)
+    futures = [client.submit(np.array, a[s:s + CHUNK], pure=False, workers=[w],
+                             key=(name, i) + (0,) * (a.ndim - 1))
+               for i, (s, w) in enumerate(zip(starts, workers))]
+    with client.as_current():
+        distributed.wait(futures)
+    chunks = ((tuple(min(CHUNK, len(a) - s) for s in starts),)
+              + tuple((n,) for n in a.shape[1:]))
+    return da.Array({f.key: f for f in futures}, name, chunks, dtype=a.dtype), futures
+
+
+def test_map_statistics_one_task_per_worker(data, cluster_client):
+    """A Client: one task per worker over the blocks it holds; each block once."""
+    distributed = pytest.importorskip("distributed")
+    from skmoe._backend._dask import DaskFitData, _group_by_holder
+
+    client = cluster_client
+    w0, w1 = sorted(client.scheduler_info()["workers"])
+    X, y, _ = data
+    Y = y[:, None]
+    sw = np.random.default_rng(6).uniform(0.5, 2.0, size=N)
+    # uneven placement; some blocks' targets on the other worker
+    Xd, fx = _placed(client, X, [w0, w0, w1, w0, w1])
+    Yd, fy = _placed(client, Y, [w1, w0, w1, w0, w0])
+    swd, fs = _placed(client, sw, [w0, w0, w1, w0, w1])
+    client.replicate([fx[3]], n=2)  # block 3's X on both workers
+    assert set(client.who_has([fx[3]])[fx[3].key]) == {w0, w1}
+    # each block goes to the worker holding its X (and most of its arrays)
+    blocks = list(zip(fx, fy, fs))
+    groups = _group_by_holder(client.who_has(fx + fy + fs), blocks)
+    assert groups == {w0: [0, 1, 3], w1: [2, 4]}
+    fit_data = DaskFitData(Xd, Yd, swd, sw.sum())
+    with dask.config.set(scheduler=client), \
+            distributed.get_task_stream(client) as stream:
+        for _ in range(3):
+            s, rows, w = fit_data.map_statistics(_block_sums)
+            np.testing.assert_allclose(s, (sw * y) @ X, rtol=1e-12)
+            assert rows == N
+            np.testing.assert_allclose(w, sw.sum(), rtol=1e-14)
+    tasks = [t for t in stream.data if "-blocks-" in str(t["key"])]
+    passes = _stats_tasks(t["key"] for t in tasks)
+    assert len(passes) == 3 and all(len(v) == 2 for v in passes.values())
+    # (pinned to the holders, loosely: the scheduler may still move a task)
+    assert {t["worker"] for t in tasks} <= {w0, w1}
+    # nothing of the passes is kept on the cluster
+    assert not any("skmoe-stats" in str(k) for k in client.futures)
 
 
 def test_import_skmoe_never_imports_dask():

@@ -53,9 +53,17 @@ def test_fit_on_worker_processes_equals_in_memory(client, data, estimator):
     with client.as_current(), distributed.get_task_stream(client) as tasks:
         est = estimator.fit(Xd, da.from_array(y, chunks=300))
         pred = est.predict(Xd).compute()
-    # the blocks' statistics were computed in the worker processes
-    workers = {t["worker"] for t in tasks.data if "-block-" in str(t["key"])}
+    # the blocks' statistics were computed in the worker processes, one task
+    # per worker (that holds blocks) per pass
+    stats = [t for t in tasks.data if "-blocks-" in str(t["key"])]
+    workers = {t["worker"] for t in stats}
     assert workers and workers <= set(client.scheduler_info()["workers"])
+    passes = {}
+    for t in stats:
+        name = str(t["key"]).split("-blocks-")[0]
+        passes[name] = passes.get(name, 0) + 1
+    assert len(passes) >= est.n_iter_
+    assert max(passes.values()) <= 2  # 4 blocks, 2 workers
     np.testing.assert_allclose(est.log_likelihoods_, ref_ll, rtol=1e-10, atol=0)
     np.testing.assert_allclose(est.coef_, ref_coef, rtol=0, atol=1e-8)
     np.testing.assert_allclose(est.gate_coef_, ref_gate, rtol=0, atol=1e-8)

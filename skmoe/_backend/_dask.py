@@ -5,11 +5,15 @@ Gaussian mixture. ``dask_fit_data`` validates and persists ``X``, ``Y`` and
 ``sample_weight`` once (rows in aligned blocks, columns in one block), with
 the finiteness and weight checks computed in the same graph. Each pass of EM
 (``DaskFitData.map_statistics``) then maps the model's block function (the
-serial, GIL-releasing kernel of the in-memory path) over the row blocks; each
-block returns its statistics as one float vector (``_vector.to_vector``),
-the vectors are summed in a tree, and one ``compute()`` brings the sum to the
-driver, which solves the small M-step in NumPy. Parameters are always NumPy
-arrays, shipped to each worker once per pass as a single graph key.
+serial, GIL-releasing kernel of the in-memory path) over the row blocks, in
+a few tasks rather than one per block: with a ``distributed.Client``, one
+task per worker over the blocks that it holds (``Client.who_has``), pinned
+to it; with a local scheduler, one task per thread over consecutive blocks.
+Each task sums its blocks' statistics as one float vector
+(``_vector.to_vector``), and the driver gets the sum of these vectors
+(gathered, or summed in a tree and computed) and solves the small M-step in
+NumPy. Parameters are always NumPy arrays, shipped with the tasks of each
+pass; nothing of a pass is kept after it.
 
 The initialisation (k-means, random, CART) runs on a random sample of rows
 drawn to the driver; initial responsibilities given by the user (NumPy or
@@ -20,6 +24,7 @@ Blocks may be CuPy arrays (dask-cuda): the vectors are built in the block's
 namespace and copied to the host only after the tree sum.
 """
 
+import sys
 import uuid
 import warnings
 from numbers import Number
@@ -27,6 +32,8 @@ from numbers import Number
 import dask
 import dask.array as da
 import numpy as np
+from dask.base import get_scheduler
+from dask.system import CPU_COUNT
 from sklearn.utils.validation import (
     check_array,
     check_consistent_length,
@@ -108,6 +115,105 @@ def _run_block(job, X, Y, sw, *rows):
     return to_vector(job.func(X, Y, sw, *rows, *job.args), xp)
 
 
+def _run_blocks(job, n_arrays, *blocks):
+    """Statistics of several row blocks, summed in order, as one vector.
+
+    Parameters
+    ----------
+    job : _BlockJob
+    n_arrays : int
+        Arrays per row block (``X``, ``Y``, ``sample_weight`` and the extra
+        row arrays); ``blocks`` lists them block after block.
+    *blocks : arrays
+        The blocks' arrays, ``n_arrays`` per block.
+
+    Returns
+    -------
+    vector, spec
+        As ``to_vector``; the sum over the blocks (``add_vectors``).
+    """
+    total = None
+    for i in range(0, len(blocks), n_arrays):
+        part = _run_block(job, *blocks[i:i + n_arrays])
+        total = part if total is None else add_vectors(total, part)
+    return total
+
+
+def _consecutive_groups(n_blocks, n_groups):
+    """``range(n_blocks)`` split into ``n_groups`` runs of nearly equal length."""
+    n_groups = max(1, min(n_blocks, n_groups))
+    edges = np.linspace(0, n_blocks, n_groups + 1).round().astype(int)
+    return [list(range(a, b)) for a, b in zip(edges[:-1], edges[1:])]
+
+
+def _local_parallelism(scheduler):
+    """Tasks the local scheduler ``scheduler`` runs at once (1 if synchronous)."""
+    import dask.local
+
+    if scheduler is dask.local.get_sync:
+        return 1
+    return int(dask.config.get("num_workers", None) or CPU_COUNT)
+
+
+def _current_client(scheduler):
+    """The ``distributed.Client`` behind ``scheduler``, or None.
+
+    ``distributed`` is not imported here unless something else already did
+    (no Client can exist otherwise).
+    """
+    if "distributed" not in sys.modules:
+        return None
+    from distributed import Client
+
+    client = getattr(scheduler, "__self__", None)
+    return client if isinstance(client, Client) and not client.asynchronous else None
+
+
+def _block_futures(client, a):
+    """The futures of the row blocks of a persisted ``a``, in order, or None."""
+    from distributed import futures_of
+
+    futures = {f.key: f for f in futures_of(a)}
+    keys = [b.key for b in _blocks(a)]
+    if not all(k in futures for k in keys):
+        return None
+    return [futures[k] for k in keys]
+
+
+def _group_by_holder(who_has, block_futures):
+    """Row blocks grouped by the worker that holds them.
+
+    Parameters
+    ----------
+    who_has : dict
+        Key -> addresses of the workers holding it (``Client.who_has``).
+    block_futures : list of tuples of futures
+        Per block, the futures of its arrays (``X`` first).
+
+    Returns
+    -------
+    dict
+        Worker address (None for blocks that no worker holds) -> block indices
+        in increasing order. Each block is in exactly one group: a block held
+        by several workers goes to the holder of most of its arrays, ties to
+        the holder with the fewest blocks so far.
+    """
+    groups = {}
+    for k, futs in enumerate(block_futures):
+        holders = {}
+        for rank, f in enumerate(futs):
+            for w in who_has.get(f.key, ()):
+                # X's holders first, then the holders of most other arrays
+                holders[w] = holders.get(w, 0) + (len(futs) if rank == 0 else 1)
+        if holders:
+            w = max(sorted(holders),
+                    key=lambda w: (holders[w], -len(groups.get(w, ()))))
+        else:
+            w = None
+        groups.setdefault(w, []).append(k)
+    return groups
+
+
 class DaskFitData:
     """Training data as persisted Dask arrays with aligned row blocks.
 
@@ -127,6 +233,7 @@ class DaskFitData:
         self.total_weight = float(total_weight)
         self._block_keys = list(zip(_blocks(X), _blocks(Y), _blocks(sample_weight)))
         self._whole = None
+        self._futures = None  # (client, per block the futures of X, Y, sw)
 
     @property
     def n_samples(self):
@@ -146,18 +253,58 @@ class DaskFitData:
         """Sum over row blocks of ``func(X_b, Y_b, sw_b, *rows_b, *args)``.
 
         ``func`` returns a statistics record (``Stats`` or any nest of
-        dataclasses, tuples and arrays); each block sends it as one vector,
-        the vectors are summed in a tree of ``SPLIT_EVERY``-way additions and
-        one ``compute()`` returns the total, rebuilt as a record.
+        dataclasses, tuples and arrays). The blocks are grouped and each group
+        is one task, which sums its blocks' statistics into one vector:
+
+        - with a ``distributed.Client`` (and the data persisted on it), one
+          group per worker, of the blocks that the worker holds
+          (``Client.who_has``), submitted to that worker
+          (``workers=``, ``allow_other_workers=True``); the vectors are
+          gathered and added on the driver;
+        - with a local scheduler, as many groups of consecutive blocks as the
+          scheduler runs tasks at once (``num_workers``; one for the
+          synchronous scheduler); the vectors are summed in a tree of
+          ``SPLIT_EVERY``-way additions and one ``compute()`` returns the
+          total.
+
+        Each block is in exactly one group. The parameters (``args``) are
+        NumPy arrays; every pass builds a new graph of fresh keys and nothing
+        of it is kept.
+
+        Parameters
+        ----------
+        func : callable
+            ``func(X_b, Y_b, sw_b, *rows_b, *args)`` on one row block.
+        *args
+            Passed to every call of ``func``.
+        rows : sequence of arrays of n rows (NumPy or Dask)
+            Extra per-row arrays, split into X's row blocks.
+
+        Returns
+        -------
+        The sum of ``func``'s records over the blocks, as a record.
         """
         name = f"skmoe-stats-{uuid.uuid4().hex}"  # one fresh name per pass
-        job = dask.delayed(_BlockJob(func, args), traverse=False,
-                           name=f"{name}-job")
+        job = _BlockJob(func, args)
+        scheduler = get_scheduler(collections=[self.X])
+        client = _current_client(scheduler)
+        if client is not None:
+            vector = self._map_on_workers(client, name, job, rows)
+            if vector is not None:
+                return from_vector(*vector)
+            n_groups = self.n_blocks  # data not persisted on this client
+        else:
+            n_groups = _local_parallelism(scheduler)
+        job = dask.delayed(job, traverse=False, name=f"{name}-job")
         extra = [_blocks(self.rows_like(r)) for r in rows]
-        run = dask.delayed(_run_block, pure=True, traverse=False)
-        parts = [run(job, *xys, *(e[k] for e in extra),
-                     dask_key_name=f"{name}-block-{k}")
-                 for k, xys in enumerate(self._block_keys)]
+        n_arrays = 3 + len(extra)
+        run = dask.delayed(_run_blocks, pure=True, traverse=False)
+        parts = []
+        for g, idx in enumerate(_consecutive_groups(self.n_blocks, n_groups)):
+            flat = [b for k in idx
+                    for b in (*self._block_keys[k], *(e[k] for e in extra))]
+            parts.append(run(job, n_arrays, *flat,
+                             dask_key_name=f"{name}-blocks-{g}"))
         add = dask.delayed(add_vectors, pure=True, traverse=False)
         level = 0
         while len(parts) > 1:
@@ -167,6 +314,44 @@ class DaskFitData:
             level += 1
         vector, spec = parts[0].compute()
         return from_vector(vector, spec)
+
+    def _map_on_workers(self, client, name, job, rows):
+        """One task per worker over the blocks it holds; the summed vector.
+
+        Returns ``(vector, spec)``, or None when the data are not persisted
+        on ``client`` (the caller then builds a graph of consecutive groups).
+        """
+        if self._futures is None or self._futures[0] is not client:
+            futures = [_block_futures(client, a)
+                       for a in (self.X, self.Y, self.sample_weight)]
+            if any(f is None for f in futures):
+                return None
+            self._futures = (client, list(zip(*futures)))
+        block_futures = self._futures[1]
+        extra = []
+        for r in rows:  # extra row arrays (initialisation): persisted first
+            futs = _block_futures(client, client.persist(self.rows_like(r)))
+            if futs is None:
+                return None
+            extra.append(futs)
+        who_has = client.who_has([f for futs in block_futures for f in futs])
+        groups = _group_by_holder(who_has, block_futures)
+        tasks = []
+        for g, worker in enumerate(sorted(groups, key=str)):
+            flat = [f for k in groups[worker]
+                    for f in (*block_futures[k], *(e[k] for e in extra))]
+            tasks.append(client.submit(
+                _run_blocks, job, 3 + len(extra), *flat,
+                key=f"{name}-blocks-{g}", pure=False,
+                workers=None if worker is None else [worker],
+                allow_other_workers=True))
+        level = 0
+        while len(tasks) > SPLIT_EVERY:  # more workers than one addition takes
+            tasks = [client.submit(add_vectors, *tasks[i:i + SPLIT_EVERY],
+                                   key=f"{name}-sum{level}-{i}", pure=False)
+                     for i in range(0, len(tasks), SPLIT_EVERY)]
+            level += 1
+        return add_vectors(*client.gather(tasks))
 
     def init_responsibilities(self, est, n_leaves):
         """The user's initial labels or responsibilities, validated (lazy)."""
