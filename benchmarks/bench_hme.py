@@ -4,16 +4,22 @@
    binary (16 experts), against a flat mixture of 16 experts, on n = 1e6 rows
    and d = 10 (``make_moe_regression``); target: HME <= 2x flat.
 2. Prediction of 1e6 rows of Friedman #1 (d = 10) with 64 experts, every
-   expert against ``top_k=2`` (best-first search down the tree; a top-k
-   selection for the flat mixture); target: >= 5x faster. The models are
-   fitted on 50,000 other rows (fit quality does not change the cost of
-   prediction, but it sets how much the top two experts carry); the mean
-   absolute difference between the two predictions is reported against the
-   standard deviation of y. A one-thread numba kernel for the dense gate
-   serves as a second baseline, to tell sparsity from implementation.
+   expert against ``top_k=2`` (one kernel pass per block of rows: the gate
+   logits, best-first search down the tree or a top-k selection for the flat
+   mixture, and the selected experts' means); target: >= 5x faster. The
+   models are fitted on 50,000 other rows (fit quality does not change the
+   cost of prediction, but it sets how much the top two experts carry); the
+   mean absolute difference between the two predictions is reported, raw and
+   against the standard deviation of y, with the R^2 of both. A one-thread
+   numba kernel for the dense gate serves as a second baseline, to tell
+   sparsity from implementation.
+3. How the flat mixture's top-k prediction approaches the full one as k grows.
 
-Times are medians over ``--repeats`` runs, ``n_jobs=2``.
-Run: ``PYTHONPATH=. python benchmarks/bench_hme.py``
+Times are medians over ``--repeats`` runs, ``n_jobs=2``; the predictions
+compared in a table run in turn in every repeat, so that other work on the
+machine slows them alike.
+Run: ``PYTHONPATH=. python benchmarks/bench_hme.py`` (``--skip-em``: parts 2
+and 3 only).
 """
 
 import argparse
@@ -35,13 +41,27 @@ from skmoe.datasets import make_moe_regression
 HME = HierarchicalMixtureOfExpertsRegressor
 
 
-def median_time(fn, repeats):
-    times = []
+def interleaved_median_times(fns, repeats):
+    """Median time of each function, all of them run in turn in every repeat,
+    so that a machine busy with other work slows them alike."""
+    times = [[] for _ in fns]
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
+        for t, fn in zip(times, fns):
+            t0 = time.perf_counter()
+            fn()
+            t.append(time.perf_counter() - t0)
+    return [float(np.median(t)) for t in times]
+
+
+def predictor(est, X, top_k, n_jobs):
+    """``est.predict(X)`` with ``top_k`` and ``n_jobs`` (one BLAS thread if 1)."""
+    def run():
+        est.set_params(top_k=top_k, n_jobs=n_jobs)
+        if n_jobs != 1:
+            return est.predict(X)
+        with threadpool_limits(limits=1, user_api="blas"):
+            return est.predict(X)
+    return run
 
 
 def em_iteration_time(est, X, y, repeats):
@@ -118,13 +138,20 @@ def main():
     parser.add_argument("--n-features", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--fit-rows", type=int, default=50_000)
+    parser.add_argument("--skip-em", action="store_true",
+                        help="skip the EM iteration table")
     args = parser.parse_args()
     n, d = args.n_samples, args.n_features
+    print(f"n={n:,}, d={d}, n_jobs=2; medians over {args.repeats} runs\n")
+    if not args.skip_em:
+        em_table(n, d, args.repeats)
+    top_k_tables(n, d, args.fit_rows, args.repeats)
+
+
+def em_table(n, d, repeats):
+    """One EM iteration: HME of depth 4 against a flat mixture of 16 experts."""
     X, y, _ = make_moe_regression(n, d, 16, random_state=0)
     X = np.ascontiguousarray(X)
-    print(f"n={n:,}, d={d}, n_jobs=2; medians over {args.repeats} runs\n")
-
-    # ---------------------------------------------------------------- EM
     rows = []
     for name, est in [
         ("flat MoE, 16 experts", MixtureOfExpertsRegressor(16)),
@@ -134,27 +161,30 @@ def main():
          HME(4, branching=2, gate_solver="bohning")),
     ]:
         est.set_params(n_jobs=2, random_state=0)
-        t, solver = em_iteration_time(est, X, y, args.repeats)
+        t, solver = em_iteration_time(est, X, y, repeats)
         rows.append((name, solver, t))
     print("one EM iteration, make_moe_regression (16 true experts)")
     print(f"{'model':<36} {'gate solver':>12} {'time (s)':>9} {'vs flat':>8}")
     print("-" * 68)
     for name, solver, t in rows:
         print(f"{name:<36} {solver:>12} {t:>9.3f} {t / rows[0][2]:>7.2f}x")
-    del X, y
 
-    # ------------------------------------------------------------- top-k
-    n_fit = args.fit_rows
+
+def top_k_tables(n, d, n_fit, repeats):
+    """Full against top_k=2 prediction at 64 experts; the flat mixture's top-k
+    prediction as k grows."""
     X, y = make_friedman1(n + n_fit, n_features=d, noise=0.5, random_state=0)
     X_fit, y_fit, X, y = X[:n_fit], y[:n_fit], X[n_fit:], y[n_fit:]
     X = np.ascontiguousarray(X)
     sd = float(np.std(y))
     print(f"\nprediction of {n:,} rows, 64 experts, make_friedman1 (fitted on "
-          f"{n_fit:,} other rows, max_iter=50)")
-    print(f"{'model':<26} {'R2':>6} {'full (s)':>9} {'top_k=2 (s)':>12} "
-          f"{'speed-up':>9} {'1 thread':>9} {'numba dense':>12} "
-          f"{'top-2 mass':>11} {'|diff|/sd(y)':>13}")
-    print("-" * 116)
+          f"{n_fit:,} other rows, max_iter=50; sd(y) = {sd:.3f})")
+    print(f"{'model':<26} {'R2':>6} {'R2 top-2':>9} {'full (s)':>9} "
+          f"{'top_k=2 (s)':>12} {'speed-up':>9} {'1 thread':>9} "
+          f"{'numba dense':>12} {'top-2 mass':>11} {'|diff|':>8} "
+          f"{'|diff|/sd(y)':>13}")
+    print("-" * 136)
+    flat = None
     for name, est in [
         ("flat MoE, 64 experts", MixtureOfExpertsRegressor(64)),
         ("HME depth 6, binary", HME(6, branching=2)),
@@ -164,29 +194,51 @@ def main():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             est.fit(X_fit, y_fit)
-        est.set_params(top_k=None)
-        full = est.predict(X)
+        flat = est if flat is None else flat
+        full = predictor(est, X, None, 2)()
         r2 = est.score(X, y)
-        t_full = median_time(lambda: est.predict(X), args.repeats)
+        sparse = predictor(est, X, 2, 2)()
+        r2_sparse = est.score(X, y)
         dense_numba_predict(est, X[:100])  # compile
-        with threadpool_limits(limits=1, user_api="blas"):
-            t_numba = median_time(lambda: dense_numba_predict(est, X), args.repeats)
+
+        def numba_dense():
+            with threadpool_limits(limits=1, user_api="blas"):
+                dense_numba_predict(est, X)
+
+        t_full, t_sparse, t_one, t_numba = interleaved_median_times(
+            [predictor(est, X, None, 2), predictor(est, X, 2, 2),
+             predictor(est, X, 2, 1), numba_dense], repeats)
+        est.set_params(n_jobs=2, top_k=None)
         mass = np.sort(est.predict_gate(X[:100_000]), axis=1)[:, -2:].sum(axis=1)
-        est.set_params(top_k=2)
-        sparse = est.predict(X)
-        t_sparse = median_time(lambda: est.predict(X), args.repeats)
-        est.set_params(n_jobs=1)
-        with threadpool_limits(limits=1, user_api="blas"):
-            t_one = median_time(lambda: est.predict(X), args.repeats)
-        diff = float(np.mean(np.abs(sparse - full))) / sd
-        print(f"{name:<26} {r2:>6.3f} {t_full:>9.3f} {t_sparse:>12.3f} "
-              f"{t_full / t_sparse:>8.1f}x {t_full / t_one:>8.1f}x "
-              f"{t_numba / t_one:>11.1f}x {mass.mean():>11.3f} {diff:>13.4f}")
+        diff = float(np.mean(np.abs(sparse - full)))
+        print(f"{name:<26} {r2:>6.3f} {r2_sparse:>9.3f} {t_full:>9.3f} "
+              f"{t_sparse:>12.3f} {t_full / t_sparse:>8.1f}x {t_full / t_one:>8.1f}x "
+              f"{t_numba / t_one:>11.1f}x {mass.mean():>11.3f} {diff:>8.4f} "
+              f"{diff / sd:>13.4f}")
     print("\nspeed-up: full / top_k=2, both n_jobs=2; 1 thread: full (n_jobs=2) / "
           "top_k=2 on one thread;\nnumba dense: a one-thread numba kernel for "
           "every expert / top_k=2 on one thread; top-2 mass: mean sum of the\n"
-          "two largest gate probabilities; |diff|/sd(y): mean |top_k=2 - full| "
+          "two largest gate probabilities; |diff|: mean |top_k=2 - full|, and "
           "over the standard deviation of y.")
+
+    # how far the flat mixture's top-k is from its full prediction, as k grows
+    ks = (1, 2, 4, 8, 16)
+    full = predictor(flat, X, None, 2)()
+    r2 = flat.score(X, y)
+    times = interleaved_median_times(
+        [predictor(flat, X, k, 2) for k in (None,) + ks], repeats)
+    g = np.sort(flat.predict_gate(X[:100_000]), axis=1)[:, ::-1]
+    print(f"\nflat MoE, 64 experts: top_k against every expert (R2 {r2:.3f}, "
+          f"full {times[0]:.3f} s)")
+    print(f"{'top_k':>6} {'mass':>6} {'R2':>6} {'|diff|/sd(y)':>13} {'time (s)':>9} "
+          f"{'speed-up':>9}")
+    print("-" * 54)
+    for k, t in zip(ks, times[1:]):
+        pred = predictor(flat, X, k, 2)()
+        print(f"{k:>6} {g[:, :k].sum(axis=1).mean():>6.3f} {flat.score(X, y):>6.3f} "
+              f"{np.mean(np.abs(pred - full)) / sd:>13.4f} {t:>9.3f} "
+              f"{times[0] / t:>8.1f}x")
+    flat.set_params(top_k=None)
 
 
 if __name__ == "__main__":

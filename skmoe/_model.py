@@ -587,10 +587,16 @@ class MixtureModel:
     def top_k_experts(self, X, params, k, chunk_rows=CHUNK_ROWS):
         """Sparse top-k prediction: only the ``k`` most probable experts per row.
 
-        Best-first search down the tree (``skmoe._kernels._topk``) evaluates
-        only the gates it expands; the family's ``predict_at`` evaluates only
-        the selected (row, expert) pairs. Chunks of rows are spread over
-        ``n_jobs`` threads.
+        One kernel pass per block of rows (``skmoe._kernels._topk.topk_tree``)
+        computes the gate logits of the nodes it expands (best-first search
+        down the tree; a flat mixture: its ``b`` logits and a top-k selection),
+        the renormalised weights and, for a family with linear means
+        (``means_coef_t``: Gaussian experts), the means of the selected
+        experts. Other families evaluate the selected (row, expert) pairs with
+        ``predict_at``, chunk by chunk. Blocks of whole chunks of rows, four
+        per thread, are spread over ``n_jobs`` threads; every row takes the
+        same instructions, so the results do not depend on ``n_jobs`` or
+        ``chunk_rows``.
 
         Returns
         -------
@@ -601,38 +607,50 @@ class MixtureModel:
         outputs : ndarray of shape (n, k, ...)
             ``experts.predict_at`` of the selected experts (Gaussian: means).
         """
-        tree = self.tree
-        n = X.shape[0]
-        b0 = int(tree.node_start[1])
-        root_w, root_b = params.gate[:-1, :b0], params.gate[-1, :b0]
-        gate_t = np.ascontiguousarray(params.gate.T)
-        child = tree.slot_child
+        tree, ex = self.tree, self.experts
+        n, d = X.shape
+        linear = hasattr(ex, "means_coef_t")
+        # read-only views: one compiled signature whatever the caller's arrays
+        Xr, gate, gate_t = (_readonly(a) for a in (X, params.gate, params.gate.T))
+        coef_t = _readonly(ex.means_coef_t(params.experts) if linear
+                           else np.empty((0, d + 1)))
         leaves = np.empty((n, k), dtype=np.int64)
         weights = np.empty((n, k))
-        outputs = []
+        mu = np.empty((n, k, ex.n_outputs if linear else 0))
+
+        def select(a, b):
+            _topk.topk_tree(Xr[a:b], gate, gate_t, tree.node_start, tree.slot_child,
+                            coef_t, leaves[a:b], weights[a:b], mu[a:b])
 
         def run(start, stop):
+            if linear:  # the kernel writes everything: no temporaries per chunk
+                select(start, stop)
+                return []
             parts = []
             for a in range(start, stop, chunk_rows):
                 b = min(stop, a + chunk_rows)
-                root = X[a:b] @ root_w
-                root += root_b
-                _topk.topk_tree(root, X[a:b], gate_t, tree.node_start, child,
-                                leaves[a:b], weights[a:b])
-                parts.append(self.experts.predict_at(X[a:b], params.experts,
-                                                     leaves[a:b]))
+                select(a, b)
+                parts.append(ex.predict_at(X[a:b], params.experts, leaves[a:b]))
             return parts
 
-        blocks = _row_blocks(n, effective_n_jobs(self.n_jobs), chunk_rows)
+        n_threads = effective_n_jobs(self.n_jobs)
+        # a few blocks per thread: a thread slowed down (a busy core) takes fewer
+        blocks = _row_blocks(n, 4 * n_threads if n_threads > 1 else 1, chunk_rows)
+        outputs = []
         if len(blocks) <= 1:
             outputs = run(0, n)
-        else:
+        elif linear:
+            with ThreadPoolExecutor(n_threads) as pool:
+                list(pool.map(lambda ab: run(*ab), blocks))
+        else:  # the family's predict_at may call BLAS: one thread each
             with threadpool_limits(limits=1, user_api="blas"), \
-                    ThreadPoolExecutor(len(blocks)) as pool:
+                    ThreadPoolExecutor(n_threads) as pool:
                 for parts in pool.map(lambda ab: run(*ab), blocks):
                     outputs += parts
+        if linear:
+            return leaves, weights, mu
         if not outputs:
-            outputs = [self.experts.predict_at(X, params.experts, leaves)]
+            outputs = [ex.predict_at(X, params.experts, leaves)]
         return leaves, weights, np.concatenate(outputs, axis=0)
 
     def n_params(self, n_features):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.optimize import linear_sum_assignment
-from scipy.special import expit
+from scipy.special import expit, logsumexp
 from sklearn.exceptions import ConvergenceWarning
 
 from skmoe import MixtureOfExpertsRegressor
@@ -167,6 +167,76 @@ def test_top_k_kernel_matches_dense_twin(branching, n_outputs):
         i, j = 11, k - 1
         assert_allclose(mu[i, j], B[leaves[i, j], :, :-1] @ X[i]
                         + B[leaves[i, j], :, -1], rtol=1e-12)
+
+
+def _argsort_top_k(X, params, tree, k, n_outputs):
+    """Top-k prediction written out with NumPy alone: every gate's log-softmax,
+    each leaf's path sum, a stable argsort, the selected weights renormalised
+    and the selected experts' means from the coefficients."""
+    logits = X @ params.gate[:-1] + params.gate[-1]
+    log_g = np.empty_like(logits)
+    for j in range(tree.n_nodes):
+        cols = slice(tree.node_start[j], tree.node_start[j + 1])
+        log_g[:, cols] = logits[:, cols] - logsumexp(logits[:, cols], axis=1,
+                                                     keepdims=True)
+    log_prior = log_g[:, tree.leaf_path].sum(axis=2)  # (n, n_leaves)
+    order = np.argsort(-log_prior, axis=1, kind="stable")[:, :k]
+    top = np.take_along_axis(log_prior, order, axis=1)
+    w = np.exp(top - top[:, :1])
+    w /= w.sum(axis=1, keepdims=True)
+    B = params.experts.coef.T.reshape(tree.n_leaves, n_outputs, -1)  # (L, m, d + 1)
+    mu = np.einsum("nd,nkod->nko", X, B[order][..., :-1]) + B[order][..., -1]
+    return order, w, mu
+
+
+@pytest.mark.parametrize("branching", [(20,), (64,), (4, 4, 4), (2, 2, 2, 2, 2),
+                                       (3, 17)])
+@pytest.mark.parametrize("n_outputs", [1, 2])
+def test_top_k_matches_argsort_reference(branching, n_outputs):
+    # wide nodes (>= 16 children) take the branch-free selection for k < 8
+    # and the insertion for k >= 8; b % 8 != 0 leaves a partial lane block
+    rng = np.random.default_rng(sum(branching) + n_outputs)
+    model, params = _random_model(branching, 5, n_outputs, rng, n_jobs=2)
+    X = rng.standard_normal((2500, 5))
+    L = model.tree.n_leaves
+    for k in sorted({1, 2, 3, 7, 8, 9, L - 1, L} & set(range(1, L + 1))):
+        leaves, w, mu = model.top_k_experts(X, params, k, chunk_rows=700)
+        ref_leaves, ref_w, ref_mu = _argsort_top_k(X, params, model.tree, k,
+                                                   n_outputs)
+        assert_array_equal(leaves, ref_leaves)
+        assert_allclose(w, ref_w, rtol=1e-12, atol=1e-14)
+        assert_allclose(mu, ref_mu, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("branching", [(64,), (21,)])
+def test_top_k_ties_go_to_the_lower_index(branching):
+    # integer inputs and gates: exact logits, with many ties; the kernel must
+    # rank as a stable argsort does. (In a deeper tree, equal path
+    # probabilities under different parents are sums rounded in different
+    # orders by the kernel and by the reference: no order is defined there.)
+    rng = np.random.default_rng(3)
+    model, params = _random_model(branching, 3, 1, rng)
+    gate = rng.integers(-2, 3, size=params.gate.shape).astype(float)
+    params = Params(gate, params.experts)
+    X = rng.integers(-3, 4, size=(3000, 3)).astype(float)
+    for k in (1, 2, 3, 7, 8, 9):
+        leaves, w, _ = model.top_k_experts(X, params, k)
+        ref_leaves, ref_w, _ = _argsort_top_k(X, params, model.tree, k, 1)
+        assert_array_equal(leaves, ref_leaves)
+        assert_allclose(w, ref_w, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("branching", [(64,), (4, 4, 4), (2, 2, 2, 2, 2, 2)])
+def test_top_k_same_for_any_threads_and_chunks(branching):
+    rng = np.random.default_rng(11)
+    model, params = _random_model(branching, 10, 2, rng, n_jobs=1)
+    X = rng.standard_normal((PARALLEL_MIN_ROWS + 1001, 10))
+    ref = model.top_k_experts(X, params, 2)
+    for n_jobs, chunk_rows in [(2, 8192), (2, 333), (1, 100)]:
+        model.n_jobs = n_jobs
+        got = model.top_k_experts(X, params, 2, chunk_rows=chunk_rows)
+        for a, b in zip(got, ref):
+            assert_array_equal(a, b)
 
 
 # ------------------------------------------------------------------ EM

@@ -132,9 +132,19 @@ class GaussianExperts:
         (sparse top-k prediction); the other experts are never computed.
         """
         mu = np.empty((X.shape[0], leaves.shape[1], self.n_outputs))
-        coef_t = np.ascontiguousarray(params.coef.T)
-        gaussian_means_at(X, coef_t, np.ascontiguousarray(leaves), mu)
+        gaussian_means_at(X, self.means_coef_t(params), np.ascontiguousarray(leaves),
+                          mu)
         return mu
+
+    def means_coef_t(self, params):
+        """``B^T``, shape (n_leaves * n_outputs, n_features + 1), C-contiguous.
+
+        The means are linear in ``[x, 1]``: row ``l m + o`` holds the slopes
+        then the intercept of output ``o`` of leaf ``l``. Sparse top-k
+        prediction (``MixtureModel.top_k_experts``) evaluates the selected
+        leaves' means from it in its own kernel pass, without ``predict_at``.
+        """
+        return np.ascontiguousarray(params.coef.T)
 
     def leaf_loglik(self, X, Y, params):
         """Log-density of ``Y`` under every leaf, shape (n, n_leaves)."""
