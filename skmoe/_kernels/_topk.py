@@ -233,7 +233,6 @@ def topk_tree(X, gate, gate_t, node_start, child, coef_t, leaves, weights, mu):
     docstring)."""
     n, d = X.shape
     k = leaves.shape[1]
-    m = mu.shape[2]
     n_nodes = node_start.size - 1
     b_max = 0
     for j in range(n_nodes):
@@ -265,13 +264,7 @@ def topk_tree(X, gate, gate_t, node_start, child, coef_t, leaves, weights, mu):
             tot += logp[j]
         for j in range(k):
             weights[i, j] = logp[j] / tot
-        for j in range(k):
-            c0 = leaves[i, j] * m
-            for o in range(m):
-                acc = coef_t[c0 + o, d]
-                for f in range(d):
-                    acc += coef_t[c0 + o, f] * X[i, f]
-                mu[i, j, o] = acc
+        _means_row(X, i, coef_t, leaves, mu)
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH, inline="always")
@@ -345,14 +338,19 @@ def _tree_row(X, i, gate, gate_t, node_start, child, k, hkey, hitem, a, cand, se
 def gaussian_means_at(X, coef_t, leaves, mu):
     """Means of the selected leaves only: ``mu[i, j, o] = [x_i, 1] . B[:, l m + o]``
     with ``l = leaves[i, j]`` and ``coef_t = B^T`` (one row per leaf and output)."""
-    n, d = X.shape
-    k = leaves.shape[1]
+    for i in range(X.shape[0]):
+        _means_row(X, i, coef_t, leaves, mu)
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH, inline="always")
+def _means_row(X, i, coef_t, leaves, mu):
+    """``mu[i, j, o]`` for the leaves selected in row ``i`` (``coef_t = B^T``)."""
+    d = X.shape[1]
     m = mu.shape[2]
-    for i in range(n):
-        for j in range(k):
-            c0 = leaves[i, j] * m
-            for o in range(m):
-                acc = coef_t[c0 + o, d]
-                for f in range(d):
-                    acc += coef_t[c0 + o, f] * X[i, f]
-                mu[i, j, o] = acc
+    for j in range(leaves.shape[1]):
+        c0 = leaves[i, j] * m
+        for o in range(m):
+            acc = coef_t[c0 + o, d]
+            for f in range(d):
+                acc += coef_t[c0 + o, f] * X[i, f]
+            mu[i, j, o] = acc
