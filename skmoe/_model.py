@@ -16,7 +16,12 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ._kernels import _estep, _fused, _topk
-from ._kernels._config import PARALLEL_MIN_ROWS, effective_n_jobs, numba_threads
+from ._kernels._config import (
+    PARALLEL_MIN_ROWS,
+    effective_n_jobs,
+    kernel_array,
+    numba_threads,
+)
 from ._model_fused import family_block
 from ._stats import WeightedData, augmented_grams
 from ._stats import unpack_triangles as _unpack
@@ -189,13 +194,6 @@ def node_grams_from_experts(expert_grams, tree, p):
     """
     return np.einsum("lj,lab->jab", tree.node_leaf_matrix,
                      expert_grams[:, :p, :p])
-
-
-def _readonly(a):
-    """A read-only, C-contiguous float64 view (or copy) of ``a``."""
-    a = np.ascontiguousarray(a, dtype=np.float64).view()
-    a.flags.writeable = False
-    return a
 
 
 def _row_blocks(n, n_blocks, chunk_rows):
@@ -384,7 +382,7 @@ class MixtureModel:
         acc = np.zeros(layout.size)
         # read-only views: one compiled signature whether or not the caller's
         # arrays (a memmap, say) are writable
-        X, Y, sw, W = (_readonly(a) for a in (X, Y, sw, W))
+        X, Y, sw, W = (kernel_array(a) for a in (X, Y, sw, W))
         _fused.stats_serial(X, Y, sw, W, const, inv2var, *self._tree_args(),
                             layout.want_hess, layout.hess_start,
                             layout.offsets, acc)
@@ -611,8 +609,8 @@ class MixtureModel:
         n, d = X.shape
         linear = hasattr(ex, "means_coef_t")
         # read-only views: one compiled signature whatever the caller's arrays
-        Xr, gate, gate_t = (_readonly(a) for a in (X, params.gate, params.gate.T))
-        coef_t = _readonly(ex.means_coef_t(params.experts) if linear
+        Xr, gate, gate_t = (kernel_array(a) for a in (X, params.gate, params.gate.T))
+        coef_t = kernel_array(ex.means_coef_t(params.experts) if linear
                            else np.empty((0, d + 1)))
         leaves = np.empty((n, k), dtype=np.int64)
         weights = np.empty((n, k))

@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from ._kernels import _fused_families
+from ._kernels._config import kernel_array
 from ._stats import unpack_triangles as _unpack
 
 
@@ -73,12 +74,6 @@ def local_gate_quadratic(gate, n_features, features=None):
     return A
 
 
-def _readonly(a):
-    a = np.ascontiguousarray(a, dtype=np.float64).view()
-    a.flags.writeable = False
-    return a
-
-
 def family_block(model, X, Y, sw, params, local_gate):
     """Statistics of one block of rows through the fused family kernel.
 
@@ -120,7 +115,7 @@ def family_block(model, X, Y, sw, params, local_gate):
     accE = np.zeros((L, uq))
     accX = np.zeros((max(n_re + C, 1), p))
     accU = np.zeros((max(n_u, 1), up))
-    X, Y, sw, W, A = (_readonly(a) for a in (X, Y, sw, W, A))
+    X, Y, sw, W, A = (kernel_array(a) for a in (X, Y, sw, W, A))
     _fused_families.family_stats_serial(
         X, Y, sw, W, logistic, local_gate, np.ascontiguousarray(const),
         np.ascontiguousarray(inv2var), A, tree.node_start, tree.slot_node,

@@ -1,8 +1,10 @@
-"""Compilation flags and thread control shared by the numba kernels."""
+"""Compilation flags, argument preparation and thread control shared by the
+numba kernels."""
 
 from contextlib import contextmanager
 
 import numba
+import numpy as np
 
 # Every fast-math flag but "nnan"/"ninf": the kernels meet -inf on purpose
 # (log of a zero probability) and must keep it.
@@ -31,3 +33,18 @@ def numba_threads(n_jobs):
         yield
     finally:
         numba.set_num_threads(old)
+
+
+def kernel_array(a):
+    """A read-only, C-contiguous, aligned float64 view (or copy) of ``a``.
+
+    One compiled signature of a kernel, whether the caller's array is
+    writable (a memory map, say) or not; and aligned: arrays rebuilt from a
+    byte buffer (a Dask worker's deserialised block, ``np.frombuffer`` at an
+    offset) can start at any byte, which would compile a second, slower,
+    unaligned specialisation and break the kernels that pass addresses to
+    BLAS.
+    """
+    a = np.require(a, dtype=np.float64, requirements=["C", "A"]).view()
+    a.flags.writeable = False
+    return a
