@@ -255,7 +255,8 @@ class HierarchicalMixtureOfExpertsRegressor(_HierarchicalMixin,
     verbose_interval : int, default=10
         Iterations between progress lines.
     n_jobs : int, default=None
-        Threads of the E-step and of sparse prediction (None: 1, -1: all).
+        Threads of the statistics pass of ``fit`` and of prediction (None: 1,
+        -1: all cores); estimator experts predict on one thread.
     chunk_size : int, default=None
         Rows per chunk of a streamed fit. With an int, or when ``X`` is a
         ``numpy.memmap`` (65,536 rows when None), ``fit`` reads ``X`` chunk by
@@ -519,7 +520,8 @@ class HierarchicalMixtureOfExpertsClassifier(_HierarchicalMixin,
     verbose_interval : int, default=10
         Iterations between progress lines.
     n_jobs : int, default=None
-        Threads of the statistics pass (None: 1, -1: all cores).
+        Threads of the statistics pass of ``fit`` and of prediction (None: 1,
+        -1: all cores); estimator experts predict on one thread.
     chunk_size : int, default=None
         Rows per chunk of a streamed (out-of-core) fit, as for
         :class:`MixtureOfExpertsClassifier`: with an int, or when ``X`` is a

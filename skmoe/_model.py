@@ -203,6 +203,26 @@ def _row_blocks(n, n_blocks, chunk_rows):
     return [(a * chunk_rows, min(n, b * chunk_rows)) for a, b in zip(edges, edges[1:])]
 
 
+def for_row_chunks(func, n, n_jobs, chunk_rows=CHUNK_ROWS):
+    """Call ``func(a, b)`` on the chunks ``[a, b)`` of ``range(n)``, in threads.
+
+    The chunks are ``chunk_rows`` long whatever ``n_jobs``, so a ``func`` that
+    writes its rows of preallocated outputs gives the same numbers on any
+    number of threads. ``n_jobs`` threads (``effective_n_jobs``) share the
+    chunks (NumPy's loops and BLAS release the GIL). BLAS is held to one
+    thread a chunk: its threads only slow products of a chunk's size.
+    """
+    chunks = [(a, min(n, a + chunk_rows)) for a in range(0, n, chunk_rows)]
+    if len(chunks) <= 1:
+        for a, b in chunks:
+            func(a, b)
+        return
+    n_threads = min(effective_n_jobs(n_jobs), len(chunks))
+    with threadpool_limits(limits=1, user_api="blas"), \
+            ThreadPoolExecutor(n_threads) as pool:
+        list(pool.map(lambda ab: func(*ab), chunks))
+
+
 class MixtureModel:
     """A gating tree of softmax gates over an expert family.
 

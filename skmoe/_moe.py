@@ -7,7 +7,7 @@ from sklearn.base import RegressorMixin
 
 from ._backend._device import to_host
 from ._base import BaseMoE
-from ._model import CHUNK_ROWS
+from ._model import for_row_chunks
 from .experts import EstimatorRegressorExperts, GaussianExperts, PoissonExperts
 from .utils._sklearn_compat import HasMethods, Interval, StrOptions, _fit_context
 
@@ -78,7 +78,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMoE):
     verbose_interval : int, default=10
         Iterations between progress lines.
     n_jobs : int, default=None
-        Threads of the E-step kernel (None: 1, -1: all cores).
+        Threads of the statistics pass of ``fit`` and of prediction (None: 1,
+        -1: all cores); estimator experts predict on one thread.
     chunk_size : int, default=None
         Rows per chunk of a streamed fit. With an int, or when ``X`` is a
         ``numpy.memmap`` (65,536 rows when None), ``fit`` reads ``X`` chunk by
@@ -390,15 +391,18 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMoE):
         if k is None:  # every expert, in chunks of rows (the work stays in cache)
             mean = np.empty((X.shape[0], self._n_outputs))
             second = np.empty_like(mean) if with_second else None
-            for a in range(0, X.shape[0], CHUNK_ROWS):
-                Xc = X[a:a + CHUNK_ROWS]
-                gate = model.gate_proba(Xc, params)
-                mu = family.means(Xc, params.experts)  # (n, L, m)
-                mean[a:a + CHUNK_ROWS] = np.einsum("nl,nlm->nm", gate, mu)
+
+            def chunk(a, b):
+                gate = model.gate_proba(X[a:b], params)
+                mu = family.means(X[a:b], params.experts)  # (n, L, m)
+                mean[a:b] = np.einsum("nl,nlm->nm", gate, mu)
                 if with_second:
                     var = family.variance(mu, params.experts)
-                    second[a:a + CHUNK_ROWS] = np.einsum("nl,nlm->nm", gate,
-                                                         mu * mu + var)
+                    second[a:b] = np.einsum("nl,nlm->nm", gate, mu * mu + var)
+
+            # a user's estimator experts: one call at a time
+            n_jobs = None if family.needs_data else self.n_jobs
+            for_row_chunks(chunk, X.shape[0], n_jobs)
             return mean, second
         leaves, weights, mu = model.top_k_experts(X, params, k)  # mu (n, k, m)
         mean = np.einsum("nk,nkm->nm", weights, mu)

@@ -8,7 +8,7 @@ from sklearn.base import ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 
 from ._base import BaseMoE
-from ._model import CHUNK_ROWS
+from ._model import for_row_chunks
 from .experts import EstimatorClassifierExperts, LogisticExperts
 from .utils._sklearn_compat import HasMethods, Interval, StrOptions, _fit_context
 
@@ -95,7 +95,8 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMoE):
     verbose_interval : int, default=10
         Iterations between progress lines.
     n_jobs : int, default=None
-        Threads of the statistics pass (None: 1, -1: all cores).
+        Threads of the statistics pass of ``fit`` and of prediction (None: 1,
+        -1: all cores); estimator experts predict on one thread.
     chunk_size : int, default=None
         Rows per chunk of a streamed fit. With an int, or when ``X`` is a
         ``numpy.memmap`` (65,536 rows when None), ``fit`` reads ``X`` chunk by
@@ -333,15 +334,18 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMoE):
             with np.errstate(divide="ignore"):
                 return logsumexp(np.log(weights)[:, :, None] + np.log(P), axis=1)
         out = np.empty((X.shape[0], self.classes_.size))
-        for a in range(0, X.shape[0], CHUNK_ROWS):
-            Xc = X[a:a + CHUNK_ROWS]
-            log_g = model.gate_log_proba(Xc, params)
+
+        def chunk(a, b):
+            log_g = model.gate_log_proba(X[a:b], params)
             if hasattr(family, "log_proba"):
-                log_p = family.log_proba(Xc, params.experts)
+                log_p = family.log_proba(X[a:b], params.experts)
             else:
                 with np.errstate(divide="ignore"):
-                    log_p = np.log(family.proba(Xc, params.experts))
-            out[a:a + CHUNK_ROWS] = logsumexp(log_g[:, :, None] + log_p, axis=1)
+                    log_p = np.log(family.proba(X[a:b], params.experts))
+            out[a:b] = logsumexp(log_g[:, :, None] + log_p, axis=1)
+
+        # a user's estimator experts: one call at a time
+        for_row_chunks(chunk, X.shape[0], None if family.needs_data else self.n_jobs)
         return out
 
     def predict_proba(self, X):

@@ -286,3 +286,15 @@ def test_gaussian_gate_classifier_uses_the_conditional_gate():
     penalty = 0.5 * est.alpha * np.sum(est.coef_ ** 2)
     assert_allclose(est.log_likelihood_, (joint.sum() - penalty) / len(y),
                     rtol=1e-9)
+
+
+def test_predict_proba_on_threads_is_the_mixture():
+    """Rows in several chunks shared by two threads: the numbers of one thread."""
+    from skmoe._model import CHUNK_ROWS
+
+    X, y, _ = _data()
+    est = MixtureOfExpertsClassifier(3, random_state=0).fit(X, y)
+    Xp = np.random.default_rng(1).normal(size=(2 * CHUNK_ROWS + 17, 2))
+    proba = est.predict_proba(Xp)
+    assert_array_equal(est.set_params(n_jobs=2).predict_proba(Xp), proba)
+    assert_allclose(proba, _manual_proba(est, Xp), rtol=1e-10)

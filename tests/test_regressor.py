@@ -560,3 +560,23 @@ def test_default_fit_escapes_the_slow_start_of_a_sharp_gate():
         assert est.log_likelihood_ >= strict.log_likelihood_ - 1e-4
         rmse = np.sqrt(np.mean((est.predict(Xt) - yt) ** 2))
         assert rmse <= 1.02 * bayes_rmse
+
+
+def test_predict_on_threads_is_the_mixture_mean():
+    """Rows in several chunks shared by two threads: the numbers of one thread,
+    and ``sum_k g_k mu_k`` computed from the fitted attributes."""
+    from skmoe._model import CHUNK_ROWS
+
+    X, y, _ = make_moe_regression(n_samples=600, n_features=2, n_experts=3,
+                                  random_state=0)
+    est = _fit(X, y, n_experts=3, max_iter=20)
+    Xp = np.random.default_rng(1).normal(size=(2 * CHUNK_ROWS + 17, 2))
+    mean1, std1 = est.predict(Xp, return_std=True)
+    mean2, std2 = est.set_params(n_jobs=2).predict(Xp, return_std=True)
+    assert_array_equal(mean2, mean1)
+    assert_array_equal(std2, std1)
+    g = softmax(Xp @ est.gate_coef_.T + est.gate_intercept_, axis=1)
+    mu = Xp @ est.coef_.T + est.intercept_
+    assert_allclose(mean1, np.sum(g * mu, axis=1), rtol=1e-10)
+    var = np.sum(g * (mu ** 2 + est.noise_variance_), axis=1) - mean1 ** 2
+    assert_allclose(std1, np.sqrt(var), rtol=1e-8)
