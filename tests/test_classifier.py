@@ -244,6 +244,19 @@ def test_top_k():
     assert_allclose(one.predict_proba(X), P[np.arange(len(y)), best], rtol=1e-10)
 
 
+def test_top_2_of_4_is_the_renormalised_mixture_of_the_two():
+    X, y, _ = _data()
+    est = MixtureOfExpertsClassifier(4, top_k=2, random_state=0).fit(X, y)
+    g = est.predict_gate(X)
+    top = np.argsort(-g, axis=1, kind="stable")[:, :2]
+    w = np.take_along_axis(g, top, axis=1)
+    w /= w.sum(axis=1, keepdims=True)
+    P = softmax(np.einsum("nd,kcd->nkc", X, est.coef_) + est.intercept_, axis=2)
+    P = np.take_along_axis(P, top[:, :, None], axis=1)  # (n, 2, C)
+    assert_allclose(est.predict_proba(X), np.einsum("nk,nkc->nc", w, P),
+                    rtol=1e-10)
+
+
 def test_sample_follows_the_predicted_probabilities():
     X, y, _ = _data()
     est = MixtureOfExpertsClassifier(3, random_state=0).fit(X, y)

@@ -89,6 +89,24 @@ def test_poisson_predict_is_the_mixture_mean():
     assert_allclose(est.score_samples(X, y), ll - gammaln(y + 1), rtol=1e-10)
 
 
+def _top2(g):
+    """The two largest gate probabilities of each row (ties to the lower index)
+    and their renormalised weights."""
+    top = np.argsort(-g, axis=1, kind="stable")[:, :2]
+    w = np.take_along_axis(g, top, axis=1)
+    return top, w / w.sum(axis=1, keepdims=True)
+
+
+def test_poisson_top_k_reads_only_the_selected_experts():
+    X, y, _ = _counts()
+    est = MixtureOfExpertsRegressor(4, expert="poisson", top_k=2,
+                                    random_state=0).fit(X, y)
+    top, w = _top2(est.predict_gate(X))
+    mu = np.exp(X @ est.coef_.T + est.intercept_)  # every expert, (n, K)
+    mu = np.take_along_axis(mu, top, axis=1)
+    assert_allclose(est.predict(X), np.sum(w * mu, axis=1), rtol=1e-10)
+
+
 def test_poisson_statistics_match_finite_differences():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(50, 2))

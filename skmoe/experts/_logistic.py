@@ -29,6 +29,7 @@ import numpy as np
 from .._stats import augmented_grams
 from .._tree import GatingTree
 from ..gates._softmax import centre, newton_step, penalised_gradient
+from ._linear import linear_predictor_at
 
 
 @dataclass(frozen=True)
@@ -160,8 +161,12 @@ class LogisticExperts:
         return replace(new, coef=old.coef + t * (new.coef - old.coef))
 
     def predict_at(self, X, params, leaves):
-        """Class probabilities of the selected leaves, shape (n, k, C)."""
-        return np.take_along_axis(self.proba(X, params), leaves[:, :, None], axis=1)
+        """Class probabilities of the selected leaves only, shape (n, k, C)."""
+        eta = linear_predictor_at(X, params.coef, leaves, self.n_classes)
+        eta -= eta.max(axis=2, keepdims=True)
+        np.exp(eta, out=eta)
+        eta /= eta.sum(axis=2, keepdims=True)
+        return eta
 
     def sample(self, X, params, leaves, rng):
         """Draw a class index given each row's leaf, shape (n,)."""

@@ -28,6 +28,7 @@ from scipy.special import gammaln
 
 from .._stats import augmented_grams
 from ..gates._softmax import free_rows
+from ._linear import linear_predictor_at
 
 # Linear predictors are clipped here before ``exp`` (exp(700) ~ 1e304).
 _ETA_MAX = 700.0
@@ -157,9 +158,9 @@ class PoissonExperts:
         return mu
 
     def predict_at(self, X, params, leaves):
-        """Means of the selected leaves, shape (n, k, n_outputs)."""
-        mu = self.means(X, params)
-        return np.take_along_axis(mu, leaves[:, :, None], axis=1)
+        """Means of the selected leaves only, shape (n, k, n_outputs)."""
+        eta = linear_predictor_at(X, params.coef, leaves, self.n_outputs)
+        return np.exp(np.clip(eta, -_ETA_MAX, _ETA_MAX, out=eta), out=eta)
 
     def sample(self, X, params, leaves, rng):
         """Draw counts given each row's leaf, shape (n, n_outputs)."""
