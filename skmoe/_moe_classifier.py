@@ -3,7 +3,6 @@
 from numbers import Integral
 
 import numpy as np
-from scipy.special import logsumexp
 from sklearn.base import ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 
@@ -13,6 +12,23 @@ from .experts import EstimatorClassifierExperts, LogisticExperts
 from .utils._sklearn_compat import HasMethods, Interval, StrOptions, _fit_context
 
 _EXPERT_ATTRIBUTES = ("coef_", "intercept_", "experts_")
+
+
+def _log_mixture(log_w, log_p):
+    """``log sum_l exp(log_w[i, l] + log_p[i, l, c])``, shape (n, C).
+
+    A log-sum-exp over the experts, laid out (n, C, L) so that every
+    reduction runs along contiguous memory; rows whose terms are all -inf
+    give -inf.
+    """
+    n, L, C = log_p.shape
+    T = np.add(log_p.transpose(0, 2, 1), log_w[:, None, :], out=np.empty((n, C, L)))
+    m = T.max(axis=2)
+    m[~np.isfinite(m)] = 0.0
+    T -= m[:, :, None]
+    np.exp(T, out=T)
+    with np.errstate(divide="ignore"):
+        return np.log(T.sum(axis=2)) + m
 
 
 class MixtureOfExpertsClassifier(ClassifierMixin, BaseMoE):
@@ -332,7 +348,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMoE):
         if k is not None:
             _, weights, P = model.top_k_experts(X, params, k)
             with np.errstate(divide="ignore"):
-                return logsumexp(np.log(weights)[:, :, None] + np.log(P), axis=1)
+                return _log_mixture(np.log(weights), np.log(P))
         out = np.empty((X.shape[0], self.classes_.size))
 
         def chunk(a, b):
@@ -342,7 +358,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMoE):
             else:
                 with np.errstate(divide="ignore"):
                     log_p = np.log(family.proba(X[a:b], params.experts))
-            out[a:b] = logsumexp(log_g[:, :, None] + log_p, axis=1)
+            out[a:b] = _log_mixture(log_g, log_p)
 
         # a user's estimator experts: one call at a time
         for_row_chunks(chunk, X.shape[0], None if family.needs_data else self.n_jobs)

@@ -311,3 +311,17 @@ def test_predict_proba_on_threads_is_the_mixture():
     proba = est.predict_proba(Xp)
     assert_array_equal(est.set_params(n_jobs=2).predict_proba(Xp), proba)
     assert_allclose(proba, _manual_proba(est, Xp), rtol=1e-10)
+
+
+def test_log_mixture_equals_scipy_logsumexp():
+    from skmoe._moe_classifier import _log_mixture
+
+    rng = np.random.default_rng(0)
+    log_w = rng.normal(size=(6, 4)) * 300  # terms far apart
+    log_p = rng.normal(size=(6, 4, 3)) * 300
+    log_p[0] = -np.inf  # a row where every class is impossible
+    log_p[1, :, 2] = -np.inf  # one impossible class
+    log_w[2, 1] = -np.inf  # an expert with gate weight 0
+    expected = logsumexp(log_w[:, :, None] + log_p, axis=1)
+    assert_allclose(_log_mixture(log_w, log_p), expected, rtol=1e-13)
+    assert np.all(_log_mixture(log_w, log_p)[0] == -np.inf)
