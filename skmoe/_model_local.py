@@ -106,7 +106,11 @@ class LocalGateModel(MixtureModel):
         return Params(gate, experts), collapsed
 
     def init_from_resp(self, data, resp, n_gate_steps=5, min_mass=0.0):
-        """Gate and experts fitted to the initial responsibilities (n, L)."""
+        """Gate and experts fitted to the initial responsibilities (n, L).
+
+        ``n_gate_steps`` is accepted for ``MixtureModel``'s signature and not
+        used: the Gaussian gate's M-step is exact, one step.
+        """
         X, Y, sw = data.X, data.Y, data.sample_weight
         stats = self._local_stats(X, Y, sw, resp, np.zeros(X.shape[0]))
         gate, _ = _gaussian.m_step(stats.gate_grams, self.covariance_type,
