@@ -441,6 +441,12 @@ class BaseMoE(BaseEstimator):
                 "warm_start=False to fit from a fresh initialisation."
             )
         n_init = 1 if resume else self.n_init
+        if n_init > 1 and not isinstance(self.init_params, str):
+            warnings.warn(
+                f"init_params is an array: every one of the n_init={n_init} runs "
+                "would start from it and end alike, so one run is made; set "
+                "n_init=1 to silence this warning.", RuntimeWarning, stacklevel=3)
+            n_init = 1
         best, best_ll = None, -np.inf
         with threadpool_limits(limits=1, user_api="blas"):
             for init in range(n_init):

@@ -58,8 +58,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMoE):
         EM stops when the mean per-sample penalised log-likelihood changes by
         less than ``tol``.
     n_init : int, default=1
-        Number of initialisations; the run with the highest final
-        log-likelihood is kept.
+        Number of initialisations; the best final log-likelihood is kept. One
+        run only when ``init_params`` is an array (every run would start from
+        it).
     init_params : {"kmeans", "random", "tree"} or array-like, default="kmeans"
         Initial responsibilities: "kmeans" clusters the standardised ``[X, y]``
         with ``y`` weighted as much as all inputs together (fitted on at most

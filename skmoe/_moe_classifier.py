@@ -94,7 +94,9 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMoE):
         EM stops when the mean per-sample penalised log-likelihood changes by
         less than ``tol``.
     n_init : int, default=1
-        Number of initialisations; the best final log-likelihood is kept.
+        Number of initialisations; the best final log-likelihood is kept. One
+        run only when ``init_params`` is an array (every run would start from
+        it).
     init_params : {"kmeans", "random", "tree"} or array-like, default="kmeans"
         Initial responsibilities: "kmeans" clusters the standardised
         ``[X, one-hot y]`` (the one-hot block scaled to unit total variance);

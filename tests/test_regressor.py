@@ -580,3 +580,15 @@ def test_predict_on_threads_is_the_mixture_mean():
     assert_allclose(mean1, np.sum(g * mu, axis=1), rtol=1e-10)
     var = np.sum(g * (mu ** 2 + est.noise_variance_), axis=1) - mean1 ** 2
     assert_allclose(std1, np.sqrt(var), rtol=1e-8)
+
+
+def test_n_init_with_given_responsibilities_runs_once():
+    """Every run would start from the same array: one run, and a warning."""
+    X, y, _ = make_moe_regression(n_samples=300, n_features=2, n_experts=2,
+                                  random_state=0)
+    labels = (X[:, 0] > 0).astype(int)
+    one = _fit(X, y, n_experts=2, init_params=labels, max_iter=5)
+    with pytest.warns(RuntimeWarning, match="one run is made"):
+        three = _fit(X, y, n_experts=2, init_params=labels, max_iter=5, n_init=3)
+    assert_array_equal(three.log_likelihoods_, one.log_likelihoods_)
+    assert_array_equal(three.coef_, one.coef_)
