@@ -10,7 +10,6 @@ import warnings
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
-from scipy.optimize import linear_sum_assignment
 from scipy.special import expit
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
@@ -103,27 +102,6 @@ def test_em_is_monotone_from_the_flat_start(seed):
     ll = est.log_likelihoods_
     assert ll.size == est.n_iter_ + 1 == 31
     assert np.all(np.diff(ll) >= -1e-8 * np.abs(ll[1:])), np.diff(ll).min()
-
-
-def test_flat_start_recovers_a_known_two_level_tree():
-    X, y, _ = _make_tree_data(8000, 0)
-    X_test, y_test, bayes_test = _make_tree_data(4000, 1)
-    hme = _fit_quiet(HME(depth=2, init_params="flat", random_state=0), X, y)
-    fitted = np.c_[hme.coef_, hme.intercept_]
-    true = np.c_[_COEF, _INTERCEPT]
-    cost = np.abs(fitted[:, None, :] - true[None, :, :]).sum(axis=2)
-    rows, cols = linear_sum_assignment(cost)
-    assert_allclose(fitted[rows], true[cols], atol=0.1)
-    assert_allclose(np.sqrt(hme.noise_variance_[rows]), _SD[cols], rtol=0.1)
-    # siblings stay siblings: the root splits on x0, both child gates on x1
-    sibling = {frozenset({0, 1}), frozenset({2, 3})}
-    for a in (0, 2):
-        assert frozenset(cols[np.isin(rows, [a, a + 1])]) in sibling
-    spread = [W.max(axis=0) - W.min(axis=0) for W in hme.node_gate_coef_]
-    assert spread[0][0] > 10 * spread[0][1]
-    assert spread[1][1] > 10 * spread[1][0] and spread[2][1] > 10 * spread[2][0]
-    r2_bayes = 1 - np.mean((y_test - bayes_test) ** 2) / np.var(y_test)
-    assert hme.score(X_test, y_test) > r2_bayes - 0.01
 
 
 def test_flat_start_of_the_classifier():

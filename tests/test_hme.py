@@ -259,7 +259,7 @@ def test_em_is_monotone(seed, solver, branching, multi):
 
 
 # ------------------------------------------------------------ recovery
-@pytest.mark.parametrize("init", ["tree", "kmeans"])
+@pytest.mark.parametrize("init", ["tree", "kmeans", "flat"])
 def test_recovers_a_known_two_level_tree(init):
     X, y, bayes = _make_tree_data(8000, 0)
     X_test, y_test, bayes_test = _make_tree_data(4000, 1)
