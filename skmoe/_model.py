@@ -607,7 +607,8 @@ class MixtureModel:
 
         One kernel pass per block of rows (``skmoe._kernels._topk.topk_tree``)
         computes the gate logits of the nodes it expands (best-first search
-        down the tree; a flat mixture: its ``b`` logits and a top-k selection),
+        down the tree; a flat mixture: its ``b`` logits and a top-k selection,
+        for ``k <= 2`` by ``topk_flat``, vectorised over blocks of rows),
         the renormalised weights and, for a family with linear means
         (``means_coef_t``: Gaussian experts), the means of the selected
         experts. Other families evaluate the selected (row, expert) pairs with
@@ -637,8 +638,13 @@ class MixtureModel:
         mu = np.empty((n, k, ex.n_outputs if linear else 0))
 
         def select(a, b):
-            _topk.topk_tree(Xr[a:b], gate, gate_t, tree.node_start, tree.slot_child,
-                            coef_t, leaves[a:b], weights[a:b], mu[a:b])
+            if tree.n_nodes == 1 and k <= _topk.FLAT_MAX_K:
+                _topk.topk_flat(Xr[a:b], gate_t, coef_t, leaves[a:b], weights[a:b],
+                                mu[a:b])
+            else:
+                _topk.topk_tree(Xr[a:b], gate, gate_t, tree.node_start,
+                                tree.slot_child, coef_t, leaves[a:b], weights[a:b],
+                                mu[a:b])
 
         def run(start, stop):
             if linear:  # the kernel writes everything: no temporaries per chunk
@@ -657,10 +663,7 @@ class MixtureModel:
         outputs = []
         if len(blocks) <= 1:
             outputs = run(0, n)
-        elif linear:
-            with ThreadPoolExecutor(n_threads) as pool:
-                list(pool.map(lambda ab: run(*ab), blocks))
-        else:  # the family's predict_at may call BLAS: one thread each
+        else:  # topk_flat and predict_at call BLAS: one thread each
             with threadpool_limits(limits=1, user_api="blas"), \
                     ThreadPoolExecutor(n_threads) as pool:
                 for parts in pool.map(lambda ab: run(*ab), blocks):

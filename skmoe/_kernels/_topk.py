@@ -15,11 +15,15 @@ Their weights are renormalised over the selected leaves,
 
 A flat mixture is the tree of one node: its row costs the ``b`` gate logits
 and a top-k selection, with no log-sum-exp (ranking and renormalised weights do
-not depend on it) and no heap. One kernel call does everything for its rows,
-the gate logits and the selected experts' means included: a row's work stays
-in registers and L1 cache, nothing of shape (n, b) is written, and the rows may
-be split over threads in any blocks, since every row goes through the same
-instructions (results do not depend on the blocks).
+not depend on it) and no heap. For ``k <= 2``, ``topk_flat`` does it for blocks
+of rows at a time, the logits by one BLAS product per block and the selection
+vectorised over the rows (about three times faster than row by row).
+
+One kernel call does everything for its rows, the gate logits and the
+selected experts' means included: a row's work stays in registers and L1
+cache, nothing of shape (n, b) is written, and the rows may be split over
+threads in any blocks, since every row goes through the same instructions
+(results do not depend on the blocks).
 
 Shapes: ``X`` (n, d); ``gate`` (d + 1, n_slots), the gates' slopes then
 intercept, one column per slot, and ``gate_t`` its transpose (the logits of a
@@ -41,6 +45,7 @@ a call, which keeps the first (uncached) compilation shorter.
 import numpy as np
 from numba import njit
 
+from ._blas import _addr, gemm
 from ._config import FASTMATH
 
 # Lanes of the branch-free lower bound on the k-th largest logit (``_kth_bound``)
@@ -354,3 +359,80 @@ def _means_row(X, i, coef_t, leaves, mu):
             for f in range(d):
                 acc += coef_t[c0 + o, f] * X[i, f]
             mu[i, j, o] = acc
+
+
+
+# Rows of a block of ``topk_flat``. Every block's product has this shape (a
+# short last block is padded), so every row's logits come out of the same
+# BLAS code whatever the block it falls in.
+_ROWS = 64
+# ``topk_flat`` serves k up to this.
+FLAT_MAX_K = 2
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH)
+def topk_flat(X, gate_t, coef_t, leaves, weights, mu):
+    """``topk_tree`` of a flat mixture (one gate of ``b >= 2`` slots) for
+    ``k = leaves.shape[1] <= 2``, with the rows as vector lanes.
+
+    Rows go in blocks of ``_ROWS``: one BLAS product gives the block's logits,
+    slot by slot (``Lt = W^T X_block^T``, shape (b, rows)); then, for each slot
+    in turn, every row's logit (plus the slot's intercept) passes down the
+    row's two largest so far by two compare-exchanges, written as selects on
+    registers over a contiguous run of rows, which vectorise. The order is by
+    value, then index (equal logits keep the lower index first, as a stable
+    argsort); NaN logits are never selected (the slots start at -inf with
+    the indices 0 and 1). ``gate_t`` is ``(b, d + 1)``: one row per slot,
+    slopes then intercept. Weights and means as in ``topk_tree``.
+    """
+    n, d = X.shape
+    b = gate_t.shape[0]
+    k = leaves.shape[1]
+    R = _ROWS
+    Xt = np.zeros((d, R))
+    Lt = np.empty((b, R))
+    sv0 = np.empty(R)
+    sv1 = np.empty(R)
+    sel0 = np.empty(R, dtype=np.int64)
+    sel1 = np.empty(R, dtype=np.int64)
+    iw = np.empty(8, dtype=np.int32)
+    fw = np.empty(2)
+    pa, pxt, plt = _addr(gate_t), _addr(Xt), _addr(Lt)
+    for r0 in range(0, n, R):
+        nb = min(R, n - r0)
+        for f in range(d):
+            for r in range(nb):
+                Xt[f, r] = X[r0 + r, f]
+        gemm(b, R, d, pa, d + 1, pxt, R, 0.0, plt, R, iw, fw)
+        for r in range(R):
+            sv0[r] = -np.inf
+            sv1[r] = -np.inf
+            sel0[r] = 0
+            sel1[r] = 1
+        for s in range(b):
+            bias = gate_t[s, d]
+            for r in range(R):
+                c = Lt[s, r] + bias
+                w0 = sv0[r]
+                j0 = sel0[r]
+                up0 = c > w0  # s is the largest index yet: a tie stays below
+                cc = w0 if up0 else c
+                ic = j0 if up0 else s
+                sv0[r] = c if up0 else w0
+                sel0[r] = s if up0 else j0
+                w1 = sv1[r]
+                j1 = sel1[r]
+                up1 = (cc > w1) | ((cc == w1) & (ic < j1))
+                sv1[r] = cc if up1 else w1
+                sel1[r] = ic if up1 else j1
+        for r in range(nb):
+            i = r0 + r
+            leaves[i, 0] = sel0[r]
+            if k == 1:
+                weights[i, 0] = 1.0
+            else:
+                leaves[i, 1] = sel1[r]
+                e = np.exp(sv1[r] - sv0[r])
+                weights[i, 0] = 1.0 / (1.0 + e)
+                weights[i, 1] = e / (1.0 + e)
+            _means_row(X, i, coef_t, leaves, mu)
