@@ -283,7 +283,8 @@ class HierarchicalMixtureOfExpertsRegressor(_HierarchicalMixin,
     n_init : int, default=1
         Number of initialisations; the best final log-likelihood is kept. One
         run only when ``init_params`` is an array (every run would start from
-        it).
+        it); "tree" starts alike every time up to 100,000 rows (CART sees
+        every row), so several runs pay off with "kmeans" and "random".
     init_params : {"kmeans", "random", "tree", "flat"} or array-like, \
             default="kmeans"
         Initial responsibilities: "kmeans" clusters the standardised
@@ -557,7 +558,8 @@ class HierarchicalMixtureOfExpertsClassifier(_HierarchicalMixin,
     n_init : int, default=1
         Number of initialisations; the best final log-likelihood is kept. One
         run only when ``init_params`` is an array (every run would start from
-        it).
+        it); "tree" starts alike every time up to 100,000 rows (CART sees
+        every row), so several runs pay off with "kmeans" and "random".
     init_params : {"kmeans", "random", "tree", "flat"} or array-like, \
             default="kmeans"
         Initial responsibilities: "kmeans" clusters the standardised

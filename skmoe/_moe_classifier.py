@@ -96,7 +96,8 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMoE):
     n_init : int, default=1
         Number of initialisations; the best final log-likelihood is kept. One
         run only when ``init_params`` is an array (every run would start from
-        it).
+        it); "tree" starts alike every time up to 100,000 rows (CART sees
+        every row), so several runs pay off with "kmeans" and "random".
     init_params : {"kmeans", "random", "tree"} or array-like, default="kmeans"
         Initial responsibilities: "kmeans" clusters the standardised
         ``[X, one-hot y]`` (the one-hot block scaled to unit total variance);
