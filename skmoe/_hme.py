@@ -20,6 +20,7 @@ from ._init import tree_order
 from ._moe import MixtureOfExpertsRegressor
 from ._moe_classifier import MixtureOfExpertsClassifier
 from ._tree import GatingTree
+from .utils._docstrings import fill_docstring
 from .utils._sklearn_compat import Interval, StrOptions, _fit_context
 
 # More experts than this is almost surely a mistake (responsibilities are n x L).
@@ -243,6 +244,7 @@ class _HierarchicalMixin:
         return "\n".join(lines)
 
 
+@fill_docstring
 class HierarchicalMixtureOfExpertsRegressor(_HierarchicalMixin,
                                             MixtureOfExpertsRegressor):
     """Hierarchical mixture of linear-Gaussian experts, fitted by EM.
@@ -259,12 +261,7 @@ class HierarchicalMixtureOfExpertsRegressor(_HierarchicalMixin,
 
     Parameters
     ----------
-    depth : int, default=2
-        Number of levels of gates.
-    branching : int or sequence of int, default=2
-        Branches of every gate: one int for all levels, or one per level
-        (root first; its length must equal ``depth``). Each is at least 2;
-        ``n_experts_ = prod(branching)`` (at most 65,536).
+    {depth branching}
     alpha : float, default=1e-6
         L2 penalty on the experts' slopes (intercepts are not penalised).
     gate_alpha : float, default=1e-3
@@ -275,16 +272,7 @@ class HierarchicalMixtureOfExpertsRegressor(_HierarchicalMixin,
         Gate M-step: one exact Newton step per gate, or one step of Böhning's
         fixed curvature bound (a gradient's cost). "auto" uses Newton while
         ``(max(branching) - 1) * (n_features + 1) <= 128``.
-    max_iter : int, default=200
-        Maximum number of EM iterations per initialisation; 0 initialises only.
-    tol : float, default=1e-6
-        EM stops when the mean per-sample penalised log-likelihood changes by
-        less than ``tol``.
-    n_init : int, default=1
-        Number of initialisations; the best final log-likelihood is kept. One
-        run only when ``init_params`` is an array (every run would start from
-        it); "tree" starts alike every time up to 100,000 rows (CART sees
-        every row), so several runs pay off with "kmeans" and "random".
+    {max_iter tol n_init}
     init_params : {"kmeans", "random", "tree", "flat"} or array-like, \
             default="kmeans"
         Initial responsibilities: "kmeans" clusters the standardised
@@ -299,18 +287,10 @@ class HierarchicalMixtureOfExpertsRegressor(_HierarchicalMixin,
         from its posteriors: often a much better optimum for deep trees, for
         about 20 more iterations' cost; or labels of shape (n_samples,) or
         responsibilities of shape (n_samples, `n_experts_`).
-    random_state : int, RandomState instance or None, default=None
-        Seeds the initialisation.
+    {random_state}
     warm_start : bool, default=False
         If True, ``fit`` resumes from the last fitted parameters.
-    verbose : int, default=0
-        1 prints each initialisation and every ``verbose_interval``-th
-        iteration; 2 also the time and the log-likelihood change.
-    verbose_interval : int, default=10
-        Iterations between progress lines.
-    n_jobs : int, default=None
-        Threads of the statistics pass of ``fit`` and of prediction (None: 1,
-        -1: all cores); estimator experts predict on one thread.
+    {verbose verbose_interval n_jobs}
     chunk_size : int, default=None
         Rows per chunk of a streamed fit. With an int, or when ``X`` is a
         ``numpy.memmap`` (65,536 rows when None), ``fit`` reads ``X`` chunk by
@@ -349,10 +329,7 @@ class HierarchicalMixtureOfExpertsRegressor(_HierarchicalMixin,
 
     Attributes
     ----------
-    n_experts_ : int
-        Number of experts (leaves), ``prod(branching_)``.
-    branching_ : tuple of int
-        Branching factor of every level, root first.
+    {n_experts_ branching_}
     coef_ : ndarray of shape (`n_experts_`, n_features) or \
             (`n_experts_`, n_outputs, n_features)
         Experts' slopes, experts in tree order (leaf ``l`` below gate path
@@ -368,26 +345,10 @@ class HierarchicalMixtureOfExpertsRegressor(_HierarchicalMixin,
         breadth-first order (root first); centred within each gate.
     gate_intercept_ : ndarray of shape (n_slots,)
         Intercepts of all gates, stacked like ``gate_coef_``.
-    node_gate_coef_ : list of ndarray of shape (branching, n_features)
-        Per-gate view of ``gate_coef_``: gate ``j`` (breadth first).
-    node_gate_intercept_ : list of ndarray of shape (branching,)
-        Per-gate view of ``gate_intercept_``.
-    node_paths_ : list of tuple of int
-        Branches taken from the root to reach each gate (``()`` for the root).
-    expert_paths_ : ndarray of shape (`n_experts_`, depth)
-        Branch taken at every level to reach each expert.
-    converged_ : bool
-        Whether the best run reached ``tol``.
-    n_iter_ : int
-        EM iterations of the best run.
+    {node_gate_coef_ node_gate_intercept_ node_paths_ expert_paths_ converged_ n_iter_}
     log_likelihood_ : float
         Final mean per-sample penalised log-likelihood of the best run.
-    log_likelihoods_ : ndarray of shape (`n_iter_` + 1,)
-        Its history: after initialisation, then after every iteration.
-    n_features_in_ : int
-        Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of features seen during fit, when ``X`` has string column names.
+    {log_likelihoods_ n_features_in_ feature_names_in_}
 
     See Also
     --------
@@ -502,6 +463,7 @@ class HierarchicalMixtureOfExpertsRegressor(_HierarchicalMixin,
         return self._fit(X, y, sample_weight)
 
 
+@fill_docstring
 class HierarchicalMixtureOfExpertsClassifier(_HierarchicalMixin,
                                              MixtureOfExpertsClassifier):
     """Hierarchical mixture of multinomial logistic experts, fitted by EM.
@@ -518,12 +480,7 @@ class HierarchicalMixtureOfExpertsClassifier(_HierarchicalMixin,
 
     Parameters
     ----------
-    depth : int, default=2
-        Number of levels of gates.
-    branching : int or sequence of int, default=2
-        Branches of every gate: one int for all levels, or one per level
-        (root first; its length must equal ``depth``). Each is at least 2;
-        ``n_experts_ = prod(branching)`` (at most 65,536).
+    {depth branching}
     expert : "logistic" or classifier, default="logistic"
         Expert family at the leaves, as for
         :class:`MixtureOfExpertsClassifier`: multinomial logistic regressions,
@@ -550,16 +507,7 @@ class HierarchicalMixtureOfExpertsClassifier(_HierarchicalMixin,
         Columns of ``X`` the gates see (None: all).
     expert_features : array-like of int, bool or str, default=None
         Columns of ``X`` the experts see (None: all).
-    max_iter : int, default=200
-        Maximum number of EM iterations per initialisation; 0 initialises only.
-    tol : float, default=1e-6
-        EM stops when the mean per-sample penalised log-likelihood changes by
-        less than ``tol``.
-    n_init : int, default=1
-        Number of initialisations; the best final log-likelihood is kept. One
-        run only when ``init_params`` is an array (every run would start from
-        it); "tree" starts alike every time up to 100,000 rows (CART sees
-        every row), so several runs pay off with "kmeans" and "random".
+    {max_iter tol n_init}
     init_params : {"kmeans", "random", "tree", "flat"} or array-like, \
             default="kmeans"
         Initial responsibilities: "kmeans" clusters the standardised
@@ -572,18 +520,10 @@ class HierarchicalMixtureOfExpertsClassifier(_HierarchicalMixin,
         on the leaves by recursive balanced bisection of the flat gate's
         vectors and starts from its posteriors; or labels of shape
         (n_samples,) or responsibilities of shape (n_samples, `n_experts_`).
-    random_state : int, RandomState instance or None, default=None
-        Seeds the initialisation.
+    {random_state}
     warm_start : bool, default=False
         If True, ``fit`` resumes from the last fitted parameters.
-    verbose : int, default=0
-        1 prints each initialisation and every ``verbose_interval``-th
-        iteration; 2 also the time and the log-likelihood change.
-    verbose_interval : int, default=10
-        Iterations between progress lines.
-    n_jobs : int, default=None
-        Threads of the statistics pass of ``fit`` and of prediction (None: 1,
-        -1: all cores); estimator experts predict on one thread.
+    {verbose verbose_interval n_jobs}
     chunk_size : int, default=None
         Rows per chunk of a streamed (out-of-core) fit, as for
         :class:`MixtureOfExpertsClassifier`: with an int, or when ``X`` is a
@@ -596,12 +536,7 @@ class HierarchicalMixtureOfExpertsClassifier(_HierarchicalMixin,
 
     Attributes
     ----------
-    classes_ : ndarray of shape (n_classes,)
-        Class labels.
-    n_experts_ : int
-        Number of experts (leaves), ``prod(branching_)``.
-    branching_ : tuple of int
-        Branching factor of every level, root first.
+    {classes_ n_experts_ branching_}
     coef_ : ndarray of shape (`n_experts_`, n_classes, n_features)
         Logistic experts' slopes (centred over classes), experts in tree
         order (leaf ``l`` below gate path ``expert_paths_[l]``).
@@ -614,27 +549,11 @@ class HierarchicalMixtureOfExpertsClassifier(_HierarchicalMixin,
         breadth-first order (root first); centred within each gate.
     gate_intercept_ : ndarray of shape (n_slots,)
         Intercepts of all gates, stacked like ``gate_coef_``.
-    node_gate_coef_ : list of ndarray of shape (branching, n_features)
-        Per-gate view of ``gate_coef_``: gate ``j`` (breadth first).
-    node_gate_intercept_ : list of ndarray of shape (branching,)
-        Per-gate view of ``gate_intercept_``.
-    node_paths_ : list of tuple of int
-        Branches taken from the root to reach each gate (``()`` for the root).
-    expert_paths_ : ndarray of shape (`n_experts_`, depth)
-        Branch taken at every level to reach each expert.
-    converged_ : bool
-        Whether the best run reached ``tol``.
-    n_iter_ : int
-        EM iterations of the best run.
+    {node_gate_coef_ node_gate_intercept_ node_paths_ expert_paths_ converged_ n_iter_}
     log_likelihood_ : float
         Final mean per-sample penalised log-likelihood of ``y`` given ``x`` of
         the best run.
-    log_likelihoods_ : ndarray of shape (`n_iter_` + 1,)
-        Its history: after initialisation, then after every iteration.
-    n_features_in_ : int
-        Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of features seen during fit, when ``X`` has string column names.
+    {log_likelihoods_ n_features_in_ feature_names_in_}
 
     See Also
     --------

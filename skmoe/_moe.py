@@ -9,6 +9,7 @@ from ._backend._device import to_host
 from ._base import BaseMoE
 from ._model import for_row_chunks
 from .experts import EstimatorRegressorExperts, GaussianExperts, PoissonExperts
+from .utils._docstrings import fill_docstring
 from .utils._sklearn_compat import HasMethods, Interval, StrOptions, _fit_context
 
 # Fitted attributes with one entry per output (squeezed for 1-D y).
@@ -16,6 +17,7 @@ _PER_OUTPUT = ("coef_", "intercept_", "noise_variance_")
 _EXPERT_ATTRIBUTES = ("coef_", "intercept_", "noise_variance_", "experts_")
 
 
+@fill_docstring
 class MixtureOfExpertsRegressor(RegressorMixin, BaseMoE):
     """Mixture of regression experts with a gate, fitted by EM.
 
@@ -33,8 +35,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMoE):
 
     Parameters
     ----------
-    n_experts : int, default=3
-        Number of experts.
+    {n_experts}
     alpha : float, default=1e-6
         L2 penalty on the experts' slopes (intercepts are not penalised):
         scikit-learn's ``Ridge`` alpha for each Gaussian expert's weighted fit;
@@ -52,16 +53,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMoE):
         gradient only but needs many more EM iterations when the gate is
         sharp. "auto" uses Newton while ``(n_experts - 1) * (n_features + 1)
         <= 128``.
-    max_iter : int, default=200
-        Maximum number of EM iterations per initialisation; 0 initialises only.
-    tol : float, default=1e-6
-        EM stops when the mean per-sample penalised log-likelihood changes by
-        less than ``tol``.
-    n_init : int, default=1
-        Number of initialisations; the best final log-likelihood is kept. One
-        run only when ``init_params`` is an array (every run would start from
-        it); "tree" starts alike every time up to 100,000 rows (CART sees
-        every row), so several runs pay off with "kmeans" and "random".
+    {max_iter tol n_init}
     init_params : {"kmeans", "random", "tree"} or array-like, default="kmeans"
         Initial responsibilities: "kmeans" clusters the standardised ``[X, y]``
         with ``y`` weighted as much as all inputs together (fitted on at most
@@ -69,19 +61,11 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMoE):
         gives each leaf of a CART tree grown with ``max_leaf_nodes=n_experts``
         (on at most 100,000 rows) to one expert; or integer labels of shape
         (n_samples,) or responsibilities of shape (n_samples, n_experts).
-    random_state : int, RandomState instance or None, default=None
-        Seeds the initialisation.
+    {random_state}
     warm_start : bool, default=False
         If True, ``fit`` resumes from the last fitted parameters (``n_init`` is
         then ignored).
-    verbose : int, default=0
-        1 prints each initialisation and every ``verbose_interval``-th
-        iteration; 2 also the time and the log-likelihood change.
-    verbose_interval : int, default=10
-        Iterations between progress lines.
-    n_jobs : int, default=None
-        Threads of the statistics pass of ``fit`` and of prediction (None: 1,
-        -1: all cores); estimator experts predict on one thread.
+    {verbose verbose_interval n_jobs}
     chunk_size : int, default=None
         Rows per chunk of a streamed fit. With an int, or when ``X`` is a
         ``numpy.memmap`` (65,536 rows when None), ``fit`` reads ``X`` chunk by
@@ -159,28 +143,12 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMoE):
         Gate slopes (softmax logits; each column of the gate sums to zero).
     gate_intercept_ : ndarray of shape (n_experts,)
         Gate intercepts.
-    gate_weights_ : ndarray of shape (n_experts,)
-        Gaussian gate only: mixing weights ``a_k``.
-    gate_means_ : ndarray of shape (n_experts, n_gate_features)
-        Gaussian gate only: means ``m_k`` of the gate features (in increasing
-        column order).
-    gate_covariances_ : ndarray of shape (n_experts, n_gate_features, \
-            n_gate_features) or (n_experts, n_gate_features)
-        Gaussian gate only: covariances ``S_k`` ("full") or their diagonals.
-    converged_ : bool
-        Whether the best run reached ``tol``.
-    n_iter_ : int
-        EM iterations of the best run.
+    {gate_weights_ gate_means_ gate_covariances_ converged_ n_iter_}
     log_likelihood_ : float
         Final mean per-sample penalised log-likelihood of the best run: of
         ``y`` given ``x``, or, with ``gate="gaussian"``, the joint one of
         ``(x, y)`` (the quantity that EM then maximises).
-    log_likelihoods_ : ndarray of shape (`n_iter_` + 1,)
-        Its history: after initialisation, then after every iteration.
-    n_features_in_ : int
-        Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of features seen during fit, when ``X`` has string column names.
+    {log_likelihoods_ n_features_in_ feature_names_in_}
 
     See Also
     --------

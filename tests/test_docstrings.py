@@ -188,3 +188,19 @@ def _options(est):
                or k == "gate" and v != "softmax"}
     return "" if not changed else "(" + ", ".join(
         f"{k}={re.sub(r'[(].*', '(...)', repr(v))}" for k, v in changed.items()) + ")"
+
+
+def test_shared_entries_are_filled_in():
+    """Docstrings that name shared entries (``skmoe.utils._docstrings``) get
+    their text: no marker is left, and each shared entry reads as written."""
+    from skmoe.utils._docstrings import _ENTRIES
+
+    for name in ("MixtureOfExpertsRegressor", "MixtureOfExpertsClassifier",
+                 "HierarchicalMixtureOfExpertsRegressor",
+                 "HierarchicalMixtureOfExpertsClassifier"):
+        doc = getattr(skmoe, name).__doc__
+        assert not re.search(r"^ *\{[\w ]+\}$", doc, flags=re.M), name
+        for entry in ("max_iter", "tol", "n_init", "n_iter_"):
+            text = "\n".join("    " + line if line else line
+                             for line in _ENTRIES[entry].split("\n"))
+            assert text in doc, (name, entry)
