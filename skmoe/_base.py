@@ -445,7 +445,7 @@ class BaseMoE(BaseEstimator):
             warnings.warn(
                 f"init_params is an array: every one of the n_init={n_init} runs "
                 "would start from it and end alike, so one run is made; set "
-                "n_init=1 to silence this warning.", RuntimeWarning, stacklevel=3)
+                "n_init=1 to silence this warning.", RuntimeWarning, stacklevel=4)
             n_init = 1
         best, best_ll = None, -np.inf
         with threadpool_limits(limits=1, user_api="blas"):
@@ -507,7 +507,7 @@ class BaseMoE(BaseEstimator):
                 "and kept their previous parameters: reduce n_experts, increase "
                 "alpha or reg_var, or scale X.",
                 ConvergenceWarning,
-                stacklevel=3,
+                stacklevel=5,
             )
         if not result.converged and self.max_iter > 0:
             warnings.warn(
@@ -515,14 +515,14 @@ class BaseMoE(BaseEstimator):
                 f"(last change of the mean log-likelihood above tol={self.tol}): "
                 "increase max_iter, raise tol, or standardise X.",
                 ConvergenceWarning,
-                stacklevel=3,
+                stacklevel=5,
             )
         if result.max_drop > MONOTONE_RTOL:
             warnings.warn(
                 f"The penalised log-likelihood decreased by {result.max_drop:.3g} "
                 "(relative) during EM; this is a bug in skmoe, please report it.",
                 RuntimeWarning,
-                stacklevel=3,
+                stacklevel=5,
             )
 
     # ------------------------------------------------------------- inference
