@@ -592,3 +592,15 @@ def test_n_init_with_given_responsibilities_runs_once():
         three = _fit(X, y, n_experts=2, init_params=labels, max_iter=5, n_init=3)
     assert_array_equal(three.log_likelihoods_, one.log_likelihoods_)
     assert_array_equal(three.coef_, one.coef_)
+
+
+def test_fit_warnings_point_at_the_caller():
+    from skmoe import HierarchicalMixtureOfExpertsRegressor
+
+    X, y, _ = make_moe_regression(n_samples=200, n_features=2, n_experts=2,
+                                  random_state=0)
+    for est in (MixtureOfExpertsRegressor(2, max_iter=1),
+                HierarchicalMixtureOfExpertsRegressor(1, branching=2, max_iter=1)):
+        with pytest.warns(ConvergenceWarning) as record:
+            est.fit(X, y)
+        assert record[0].filename == __file__
