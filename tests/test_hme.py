@@ -189,8 +189,8 @@ def _argsort_top_k(X, params, tree, k, n_outputs):
     return order, w, mu
 
 
-@pytest.mark.parametrize("branching", [(20,), (64,), (4, 4, 4), (2, 2, 2, 2, 2),
-                                       (3, 17)])
+@pytest.mark.parametrize("branching", [(2,), (3,), (20,), (64,), (4, 4, 4),
+                                       (2, 2, 2, 2, 2), (3, 17)])
 @pytest.mark.parametrize("n_outputs", [1, 2])
 def test_top_k_matches_argsort_reference(branching, n_outputs):
     # wide nodes (>= 16 children) take the branch-free selection for k < 8
