@@ -127,6 +127,10 @@ class BaseMoE(BaseEstimator):
         """
 
     @abstractmethod
+    def _target_scale(self, Y, sample_weight=None):
+        """The scale of encoded targets ``Y`` that ``_make_experts`` takes."""
+
+    @abstractmethod
     def _make_experts(self, n_leaves, n_outputs, y_scale):
         """The expert family object."""
 

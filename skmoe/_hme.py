@@ -118,9 +118,8 @@ class _HierarchicalMixin:
         """
         flat = copy.copy(self)  # same settings; one gate over all experts
         flat.depth, flat.branching, flat.init_params = 1, n_leaves, "kmeans"
-        X, Y, w = data.X, data.Y, data.sample_weight
-        y_scale = np.average((Y - np.average(Y, axis=0, weights=w)) ** 2,
-                             axis=0, weights=w)
+        X, Y = data.X, data.Y
+        y_scale = flat._target_scale(Y, data.sample_weight)
         model = flat._model(X.shape[1], Y.shape[1], y_scale, X.shape[0])
         min_mass = 1e-10 * data.total_weight
         params, _ = model.init_from_resp(

@@ -279,9 +279,12 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMoE):
                 f"y has {Y.shape[1]} outputs; the model was fitted on "
                 f"{self._n_outputs}."
             )
+        return Y, self._target_scale(Y, sample_weight)
+
+    def _target_scale(self, Y, sample_weight=None):
         # weighted variance: integer weights must act as repeated rows
         mean = np.average(Y, axis=0, weights=sample_weight)
-        return Y, np.average((Y - mean) ** 2, axis=0, weights=sample_weight)
+        return np.average((Y - mean) ** 2, axis=0, weights=sample_weight)
 
     def _init_target_scale(self, n_outputs):
         # experts differ in how y depends on x: the targets weigh as much as

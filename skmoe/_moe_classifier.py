@@ -244,7 +244,10 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMoE):
                 )
         Y = np.zeros((y.shape[0], self.classes_.size))
         Y[np.arange(y.shape[0]), codes.ravel()] = 1.0
-        return Y, None
+        return Y, self._target_scale(Y)
+
+    def _target_scale(self, Y, sample_weight=None):
+        return None  # logistic experts have no noise scale
 
     def _init_target_scale(self, n_outputs):
         # the one-hot block counts as one standardised variable: at full weight
